@@ -1,0 +1,3 @@
+from ganlint.cli import main
+
+main()

@@ -1,0 +1,195 @@
+"""The lint pipeline: discover -> read -> prefilter -> parse -> program model -> rules -> findings.
+
+No TensorFlow, no execution of user code. The program model of all files of one run is shared
+so a model built in `models.py` is known where `train.py` feeds it to a loss.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import libcst as cst
+
+from ganlint.findings import Finding, Fix, Edit, Position, Range, Related, Severity
+from ganlint.model.module import ModuleModel
+from ganlint.model.project import Project
+from ganlint.model.roles import assign_roles
+from ganlint.registry import ALL_RULES, INVALID_SYNTAX
+from ganlint.rule import Report, Rule, RuleContext
+
+# A file that mentions none of these cannot hold Keras GAN code worth a finding; skipping it
+# before parsing is what keeps a repository-wide run cheap.
+PREFILTER = re.compile(rb"keras|tensorflow|GradientTape|apply_gradients|from_logits|_crossentropy")
+
+SKIPPED_DIRECTORIES = frozenset({
+    "__pycache__", "node_modules", "site-packages", "build", "dist", "venv", ".venv", "env",
+    ".env", "__pypackages__", ".ganlint_cache",
+})
+
+
+@dataclass(frozen=True)
+class FileError:
+    """A file that could not be linted at all (missing, unreadable, not UTF-8)."""
+
+    filename: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.filename}: error: {self.message}"
+
+
+@dataclass
+class CheckResult:
+    findings: list[Finding] = field(default_factory=list)
+    errors: list[FileError] = field(default_factory=list)
+    files_checked: int = 0
+    files_parsed: int = 0
+
+
+@dataclass
+class SourceFile:
+    path: Path  # where it lives on disk (for resolving the user's own imports)
+    display: str  # how it is named in output
+    text: str | None = None
+    error: FileError | None = None
+
+
+def discover(paths: Sequence[str]) -> tuple[list[SourceFile], list[FileError]]:
+    """Expand folders to their Python files; files named explicitly are always included."""
+    files: list[SourceFile] = []
+    errors: list[FileError] = []
+    seen: set[Path] = set()
+    for given in paths:
+        path = Path(given)
+        if not path.exists():
+            errors.append(FileError(given, "no such file or directory"))
+            continue
+        if path.is_dir():
+            for found in _walk(path):
+                key = found.resolve()
+                if key not in seen:
+                    seen.add(key)
+                    files.append(SourceFile(found, str(found)))
+        else:
+            key = path.resolve()
+            if key not in seen:
+                seen.add(key)
+                files.append(SourceFile(path, given))
+    return files, errors
+
+
+def _walk(root: Path) -> Iterable[Path]:
+    for directory, subdirectories, filenames in os.walk(root):
+        subdirectories[:] = sorted(
+            d for d in subdirectories
+            if not d.startswith(".") and d not in SKIPPED_DIRECTORIES and not d.endswith(".egg-info")
+            and not (Path(directory, d, "pyvenv.cfg").exists())
+        )
+        for filename in sorted(filenames):
+            if filename.endswith(".py"):
+                yield Path(directory, filename)
+
+
+def read_source(file: SourceFile) -> bytes | None:
+    try:
+        return file.path.read_bytes()
+    except OSError as error:
+        file.error = FileError(file.display, f"cannot read: {error.strerror or error}")
+        return None
+
+
+def decode(file: SourceFile, data: bytes) -> str | None:
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        file.error = FileError(
+            file.display,
+            f"cannot read: not valid UTF-8 (byte 0x{data[error.start]:02x} at offset {error.start})")
+        return None
+    return text
+
+
+class Linter:
+    """Runs a set of rules over files. Configuration decides which rules and options."""
+
+    def __init__(self, rules: Sequence[Rule] | None = None) -> None:
+        self.rules = list(rules) if rules is not None else [rule() for rule in ALL_RULES]
+        self.report_invalid_syntax = True
+
+    def check_files(self, files: Sequence[SourceFile], roots: Sequence[Path] = ()) -> CheckResult:
+        result = CheckResult()
+        project = Project(roots)
+        linted: list[ModuleModel] = []
+        for file in files:
+            result.files_checked += 1
+            if file.text is None:
+                data = read_source(file)
+                if data is None:
+                    result.errors.append(file.error)  # type: ignore[arg-type]
+                    continue
+                if not PREFILTER.search(data):
+                    continue
+                text = decode(file, data)
+                if text is None:
+                    result.errors.append(file.error)  # type: ignore[arg-type]
+                    continue
+                file.text = text
+            elif not PREFILTER.search(file.text.encode("utf-8", "surrogatepass")):
+                continue
+            module = self.parse(file, project, result)
+            if module is not None:
+                linted.append(module)
+        for module in linted:
+            project.analyse(module)
+        all_models = [model for facts in project.facts.values() for model in facts.models]
+        roles = assign_roles(all_models)
+        for module in linted:
+            context = RuleContext(module, project, roles)
+            for rule in self.rules:
+                for report in rule.check(context):
+                    result.findings.append(to_finding(rule, report))
+        result.findings.sort(key=Finding.sort_key)
+        return result
+
+    def parse(self, file: SourceFile, project: Project, result: CheckResult) -> ModuleModel | None:
+        try:
+            tree = cst.parse_module(file.text)  # type: ignore[arg-type]
+        except cst.ParserSyntaxError as error:
+            if self.report_invalid_syntax:
+                result.findings.append(invalid_syntax(file.display, error))
+            return None
+        except RecursionError:
+            result.errors.append(FileError(file.display, "file is nested too deeply to parse"))
+            return None
+        result.files_parsed += 1
+        return project.add(file.path, file.text, tree, file.display)  # type: ignore[arg-type]
+
+
+def invalid_syntax(filename: str, error: cst.ParserSyntaxError) -> Finding:
+    row, column = error.raw_line, error.raw_column + 1
+    message = str(error.message).splitlines()[0] if error.message else "invalid syntax"
+    return Finding(
+        INVALID_SYNTAX[0], INVALID_SYNTAX[1], Severity.ERROR,
+        f"cannot parse: {message}", filename, Range(Position(row, column), Position(row, column)),
+    )
+
+
+def to_finding(rule: Rule, report: Report) -> Finding:
+    module = report.site.module
+    related = tuple(
+        Related(message, site.module.path, site.module.range_of(site.node))
+        for site, message in report.related
+    )
+    fix = None
+    if report.fix is not None:
+        fix = Fix(report.fix.applicability, report.fix.message, tuple(
+            Edit(site.module.range_of(site.node), content) for site, content in report.fix.edits))
+    return Finding(
+        code=rule.CODE, name=rule.NAME, severity=rule.SEVERITY, message=report.message,
+        filename=module.path, range=module.range_of(report.site.node), related=related, fix=fix,
+        subject=dict(report.subject),
+    )

@@ -1,0 +1,171 @@
+"""Questions about a model's layer graph: its layers in order, its output activation, which
+activations are hidden, which are gates."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+from ganlint.model.values import Activation, Layer, Model, Op, Tensor
+
+_MAX_NODES = 5000
+
+
+@dataclass(frozen=True)
+class ActivationSite:
+    """An activation applied inside a model: by a layer's `activation=`, an `Activation` layer,
+    or a function call in `call()`."""
+
+    activation: Activation
+    op: Op
+    tensor: Tensor
+
+    @property
+    def layer(self) -> Layer | None:
+        return self.op.layer
+
+
+def _walk_back(outputs: list[Tensor]) -> list[Tensor]:
+    """Every tensor of the graph reachable backwards from ``outputs``, inputs first."""
+    order: list[Tensor] = []
+    seen: set[int] = set()
+    stack: list[tuple[Tensor, bool]] = [(t, False) for t in reversed(outputs)]
+    while stack and len(seen) < _MAX_NODES:
+        tensor, expanded = stack.pop()
+        if expanded:
+            order.append(tensor)
+            continue
+        if id(tensor) in seen:
+            continue
+        seen.add(id(tensor))
+        stack.append((tensor, True))
+        if tensor.op.kind != "model":  # a nested model is one node of this graph
+            for source in reversed(tensor.inputs):
+                stack.append((source, False))
+    return order
+
+
+def ordered_layers(model: Model) -> list[Layer]:
+    layers: list[Layer] = []
+    seen: set[int] = set()
+    for tensor in _walk_back(model.outputs):
+        layer = tensor.op.layer
+        if layer is not None and id(layer) not in seen:
+            seen.add(id(layer))
+            layers.append(layer)
+    return layers
+
+
+def _consumers(model: Model) -> dict[int, list[Tensor]]:
+    consumers: dict[int, list[Tensor]] = {}
+    for tensor in _walk_back(model.outputs):
+        if tensor.op.kind == "model":
+            continue
+        for source in tensor.inputs:
+            consumers.setdefault(id(source), []).append(tensor)
+    return consumers
+
+
+def activation_of(tensor: Tensor) -> Activation | None:
+    op = tensor.op
+    if op.kind == "activation":
+        return op.activation
+    if op.kind == "layer" and op.layer is not None:
+        return op.layer.activation
+    return None
+
+
+def activation_sites(model: Model) -> Iterator[ActivationSite]:
+    for tensor in _walk_back(model.outputs):
+        activation = activation_of(tensor)
+        if activation is not None:
+            yield ActivationSite(activation, tensor.op, tensor)
+
+
+def is_pass_through(tensor: Tensor) -> bool:
+    op = tensor.op
+    if op.kind == "shape":
+        return True
+    return op.kind == "layer" and op.layer is not None and op.layer.role == "shape"
+
+
+def classify(model: Model, site: ActivationSite) -> str:
+    """``output``, ``hidden``, ``gate`` or ``unknown`` for one activation in ``model``.
+
+    An activation is the output when every path from it to a model output passes only through
+    pass-through ops (reshape, flatten, cropping, dropout, squeeze...). It is a gate when its
+    value is multiplied elementwise with another tensor (squeeze-excitation, attention, GLU).
+    """
+    consumers = _consumers(model)
+    output_ids = {id(t) for t in model.outputs}
+    verdict = "output"
+    stack = [site.tensor]
+    seen: set[int] = set()
+    while stack:
+        tensor = stack.pop()
+        if id(tensor) in seen:
+            continue
+        seen.add(id(tensor))
+        downstream = consumers.get(id(tensor), [])
+        if tensor is not site.tensor and not is_pass_through(tensor):
+            if tensor.op.kind == "multiply" or (
+                    tensor.op.kind == "layer" and tensor.op.layer is not None
+                    and tensor.op.layer.role == "merge-multiply"):
+                return "gate"
+            verdict = "hidden"
+            continue
+        if not downstream and id(tensor) not in output_ids:
+            continue  # a dead end (e.g. a side branch that is never used)
+        stack.extend(downstream)
+    return verdict
+
+
+@dataclass(frozen=True)
+class OutputSource:
+    """Where the values reaching a loss come from."""
+
+    activation: Activation
+    producer: Op  # the layer or activation op that set the activation
+    model: Model | None
+    post_processed: bool  # reshaped/squeezed/indexed between the model and the loss
+
+
+def output_source(tensor: Any, depth: int = 0) -> OutputSource | None:
+    """Follow a prediction back to the op that fixed its activation, through nested models."""
+    if not isinstance(tensor, Tensor) or depth > 40:
+        return None
+    post_processed = False
+    model: Model | None = None
+    current = tensor
+    for _ in range(200):
+        op = current.op
+        if op.kind == "model" and op.model is not None:
+            inner = op.model
+            if not inner.complete or op.head is None or op.head >= len(inner.outputs):
+                return None
+            model = inner if model is None else model
+            found = output_source(inner.outputs[op.head], depth + 1)
+            if found is None:
+                return None
+            return OutputSource(found.activation, found.producer, model,
+                                post_processed or found.post_processed)
+        if is_pass_through(current):
+            sources = [t for t in current.inputs]
+            if not sources:
+                return None
+            if len(sources) > 1:
+                found = [output_source(t, depth + 1) for t in sources]
+                if any(f is None for f in found):
+                    return None
+                first = found[0]
+                if all(f.activation.name == first.activation.name and f.model is first.model for f in found):
+                    return OutputSource(first.activation, first.producer, first.model, True)
+                return None
+            post_processed = True
+            current = sources[0]
+            continue
+        activation = activation_of(current)
+        if activation is None or activation.name == "unknown":
+            return None
+        return OutputSource(activation, op, model, post_processed)
+    return None

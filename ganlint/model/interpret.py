@@ -1,0 +1,799 @@
+"""A small abstract interpreter over LibCST trees: the one pass that builds the program model.
+
+It executes module bodies and function bodies in statement order with symbolic values
+(`ganlint.model.values`), following names through imports, assignments, returns, `self.`
+attributes and calls into the user's own modules. It never imports or runs user code. Whenever
+it cannot resolve a value it yields `UNKNOWN`, and the facts built from unknown values are
+ignored by rules.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable, Iterable
+
+import libcst as cst
+
+from ganlint.model import catalog
+from ganlint.model.facts import GradientApplication, LossUse, ZeroScaling
+from ganlint.model.names import canonical
+from ganlint.model.values import (
+    UNKNOWN, Activation, ClassRef, Const, External, FunctionRef, Gradients, GradsAndVars,
+    Instance, Layer, LayerRef, Loss, LossRef, Mapping_, Model, ModelRef, ModuleRef, Op, Optimizer,
+    OptimizerRef, Sequence_, Site, Tape, Tensor,
+)
+
+if TYPE_CHECKING:
+    from ganlint.model.module import ModuleModel
+    from ganlint.model.project import Project
+
+_MAX_DEPTH = 10
+_MAX_LOOP_ITEMS = 64
+_MISSING = object()
+
+
+class Member:
+    """`obj.attr` where obj is a value the interpreter models (a model, optimizer, tape...)."""
+
+    __slots__ = ("base", "attr")
+
+    def __init__(self, base: Any, attr: str) -> None:
+        self.base = base
+        self.attr = attr
+
+
+class _Return(Exception):
+    pass
+
+
+class Frame:
+    """Local variables of one execution of a function body (or a module's globals)."""
+
+    def __init__(self, module: "ModuleModel", globals_: dict[str, Any] | None,
+                 function: FunctionRef | None = None) -> None:
+        self.module = module
+        self.locals: dict[str, Any] = {}
+        self.globals = globals_ if globals_ is not None else self.locals
+        self.function = function
+        self.returns: list[Any] = []
+
+    def lookup(self, name: str) -> Any:
+        if name in self.locals:
+            return self.locals[name]
+        if name in self.globals:
+            return self.globals[name]
+        return catalog.BUILTINS.get(name, UNKNOWN)
+
+
+class Interpreter:
+    def __init__(self, project: "Project") -> None:
+        self.project = project
+        self.module_globals: dict[int, dict[str, Any]] = {}
+        self._executing_modules: set[int] = set()
+        self._active: list[Any] = []
+        self._memo: dict[tuple, Any] = {}
+        self._executed_functions: set[int] = set()
+        self._pending_functions: list[FunctionRef] = []
+        self._instances_by_class: dict[int, Instance] = {}
+
+    # -- modules ---------------------------------------------------------------------------
+
+    def globals_of(self, module: "ModuleModel") -> dict[str, Any]:
+        key = id(module)
+        if key in self.module_globals:
+            return self.module_globals[key]
+        frame = Frame(module, None)
+        self.module_globals[key] = frame.locals
+        self._executing_modules.add(key)
+        try:
+            self.exec_block(module.tree.body, frame)
+        except _Return:
+            pass
+        finally:
+            self._executing_modules.discard(key)
+        return frame.locals
+
+    def analyse(self, module: "ModuleModel") -> None:
+        """Execute a module, then every function in it that no call reached, with unknown args."""
+        self.globals_of(module)
+        while self._pending_functions:
+            function = self._pending_functions.pop(0)
+            if id(function.node) in self._executed_functions:
+                continue
+            self_value = function.bound_self
+            if function.class_ref is not None and self_value is None:
+                self_value = self._instance_for_standalone(function.class_ref)
+            self.call_function(FunctionRef(function.module, function.node, self_value,
+                                           function.class_ref), [], {}, standalone=True)
+
+    def _instance_for_standalone(self, class_ref: ClassRef) -> Instance:
+        existing = self._instances_by_class.get(id(class_ref.node))
+        if existing is not None:
+            return existing
+        return self.instantiate(class_ref, [], {}, None)
+
+    # -- statements --------------------------------------------------------------------------
+
+    def exec_block(self, body: Iterable[cst.CSTNode], frame: Frame) -> None:
+        for statement in body:
+            self.exec_statement(statement, frame)
+
+    def exec_statement(self, node: cst.CSTNode, frame: Frame) -> None:
+        if isinstance(node, cst.SimpleStatementLine):
+            for small in node.body:
+                self.exec_small(small, frame)
+        elif isinstance(node, cst.FunctionDef):
+            function = FunctionRef(frame.module, node)
+            frame.locals[node.name.value] = function
+            self._pending_functions.append(function)
+        elif isinstance(node, cst.ClassDef):
+            class_ref = ClassRef(frame.module, node, [self.eval(arg.value, frame) for arg in node.bases])
+            frame.locals[node.name.value] = class_ref
+            for item in node.body.body:
+                if isinstance(item, cst.FunctionDef):
+                    self._pending_functions.append(FunctionRef(frame.module, item, None, class_ref))
+        elif isinstance(node, cst.If):
+            self.exec_branches(node, frame)
+        elif isinstance(node, (cst.For,)):
+            iterable = self.eval(node.iter, frame)
+            items = iterable.items[:_MAX_LOOP_ITEMS] if isinstance(iterable, Sequence_) else [self.element_of(iterable)]
+            for item in items or [UNKNOWN]:
+                self.bind(node.target, item, frame)
+                self.exec_block(node.body.body, frame)
+            if node.orelse:
+                self.exec_block(node.orelse.body.body, frame)
+        elif isinstance(node, cst.While):
+            self.eval(node.test, frame)
+            self.exec_block(node.body.body, frame)
+            if node.orelse:
+                self.exec_block(node.orelse.body.body, frame)
+        elif isinstance(node, cst.With):
+            for item in node.items:
+                value = self.eval(item.item, frame)
+                if item.asname is not None:
+                    self.bind(item.asname.name, value, frame)
+            self.exec_block(node.body.body, frame)
+        elif isinstance(node, cst.Try):
+            self.exec_block(node.body.body, frame)
+            for handler in node.handlers:
+                self.exec_block(handler.body.body, frame)
+            if node.orelse:
+                self.exec_block(node.orelse.body.body, frame)
+            if node.finalbody:
+                self.exec_block(node.finalbody.body.body, frame)
+        elif isinstance(node, cst.IndentedBlock):
+            self.exec_block(node.body, frame)
+
+    def exec_branches(self, node: cst.If, frame: Frame) -> None:
+        self.eval(node.test, frame)
+        names = frame.locals  # mutated in place: at module level it is also the globals dict
+        before = dict(names)
+        self.exec_block(node.body.body, frame)
+        after_body = dict(names)
+        names.clear()
+        names.update(before)
+        if isinstance(node.orelse, cst.If):
+            self.exec_branches(node.orelse, frame)
+        elif node.orelse is not None:
+            self.exec_block(node.orelse.body.body, frame)
+        after_else = dict(names)
+        names.clear()
+        for name in after_body.keys() | after_else.keys():
+            in_body = after_body.get(name, _MISSING)
+            in_else = after_else.get(name, _MISSING)
+            if in_body is in_else or in_else is _MISSING:
+                names[name] = in_body
+            elif in_body is _MISSING:
+                names[name] = in_else
+            else:
+                # The branches disagree and the model cannot know which one runs.
+                names[name] = UNKNOWN
+
+    def exec_small(self, node: cst.BaseSmallStatement, frame: Frame) -> None:
+        if isinstance(node, cst.Assign):
+            value = self.eval(node.value, frame)
+            self._name_values(node.targets[0].target if len(node.targets) == 1 else None, value, frame)
+            for target in node.targets:
+                self.bind(target.target, value, frame)
+        elif isinstance(node, cst.AnnAssign):
+            if node.value is not None:
+                value = self.eval(node.value, frame)
+                self._name_values(node.target, value, frame)
+                self.bind(node.target, value, frame)
+        elif isinstance(node, cst.AugAssign):
+            target = self.eval(node.target, frame)
+            operand = self.eval(node.value, frame)
+            operator = type(node.operator).__name__.replace("Assign", "")
+            result = self.binary(operator, target, operand, node, frame, augmented=True)
+            self.bind(node.target, result, frame)
+        elif isinstance(node, cst.Expr):
+            self.eval(node.value, frame)
+        elif isinstance(node, cst.Return):
+            frame.returns.append(self.eval(node.value, frame) if node.value is not None else Const(None))
+        elif isinstance(node, cst.Import):
+            for alias in node.names:
+                dotted = _dotted(alias.name)
+                if alias.asname is not None:
+                    frame.locals[alias.asname.name.value] = self.import_value(dotted, frame.module)
+                else:
+                    head = dotted.split(".")[0]
+                    frame.locals[head] = self.import_value(head, frame.module)
+        elif isinstance(node, cst.ImportFrom):
+            self.exec_import_from(node, frame)
+
+    def exec_import_from(self, node: cst.ImportFrom, frame: Frame) -> None:
+        base = _dotted(node.module) if node.module is not None else ""
+        level = len(node.relative)
+        if isinstance(node.names, cst.ImportStar):
+            target = self.project.resolve_import(frame.module, base, level)
+            if target is not None:
+                frame.locals.update({k: v for k, v in self.globals_of(target).items()
+                                     if not k.startswith("_")})
+            return
+        for alias in node.names:
+            name = _dotted(alias.name)
+            bound = alias.asname.name.value if alias.asname is not None else name
+            frame.locals[bound] = self.import_member(base, level, name, frame.module)
+
+    def import_value(self, dotted: str, module: "ModuleModel") -> Any:
+        target = self.project.resolve_import(module, dotted, 0)
+        if target is not None:
+            return ModuleRef(target)
+        return External(dotted)
+
+    def import_member(self, base: str, level: int, name: str, module: "ModuleModel") -> Any:
+        target = self.project.resolve_import(module, base, level)
+        if target is not None:
+            if id(target) in self._executing_modules:
+                return UNKNOWN  # import cycle: stay silent rather than guess
+            return self.globals_of(target).get(name, UNKNOWN)
+        submodule = self.project.resolve_import(module, f"{base}.{name}" if base else name, level)
+        if submodule is not None:
+            return ModuleRef(submodule)
+        if level:
+            return UNKNOWN
+        return External(f"{base}.{name}" if base else name)
+
+    def _name_values(self, target: cst.BaseExpression | None, value: Any, frame: Frame) -> None:
+        """Remember the variable a model, loss or optimizer is first assigned to."""
+        if not isinstance(target, (cst.Name, cst.Attribute)):
+            return
+        name = target.value if isinstance(target, cst.Name) else target.attr.value
+        if isinstance(value, ModelRef):
+            if name not in value.model.names:
+                value.model.names.append(name)
+        elif isinstance(value, Instance) and value.model is not None:
+            if name not in value.model.names:
+                value.model.names.append(name)
+        elif isinstance(value, LossRef) and value.loss.variable is None:
+            value.loss.variable = name
+        elif isinstance(value, OptimizerRef) and value.optimizer.variable is None:
+            value.optimizer.variable = name
+
+    def bind(self, target: cst.BaseExpression, value: Any, frame: Frame) -> None:
+        if isinstance(target, cst.Name):
+            frame.locals[target.value] = value
+        elif isinstance(target, (cst.Tuple, cst.List)):
+            elements = [e for e in target.elements]
+            if isinstance(value, Sequence_) and len(value.items) == len(elements) and not any(
+                    isinstance(e, cst.StarredElement) for e in elements):
+                for element, item in zip(elements, value.items):
+                    self.bind(element.value, item, frame)
+            else:
+                for index, element in enumerate(elements):
+                    if isinstance(element, cst.StarredElement):
+                        self.bind(element.value, UNKNOWN, frame)
+                    else:
+                        self.bind(element.value, self.element_at(value, index), frame)
+        elif isinstance(target, cst.Attribute):
+            owner = self.eval(target.value, frame)
+            attr = target.attr.value
+            if isinstance(owner, Instance):
+                owner.attrs[attr] = value
+            elif isinstance(owner, OptimizerRef) and attr in catalog.CLIP_KWARGS:
+                if not (isinstance(value, Const) and value.value is None):
+                    owner.optimizer.clipping = True
+        elif isinstance(target, cst.Subscript):
+            self.eval(target.value, frame)
+
+    def element_at(self, value: Any, index: int) -> Any:
+        if isinstance(value, Sequence_):
+            return value.items[index] if index < len(value.items) else UNKNOWN
+        if isinstance(value, GradsAndVars):
+            return value.gradients if index == 0 else UNKNOWN
+        if isinstance(value, Tensor) and value.op.kind == "model":
+            return Tensor(Op("shape", value.op.site), (value,))
+        return UNKNOWN
+
+    def element_of(self, value: Any) -> Any:
+        """The value of one element of an iterable (a loop variable)."""
+        if isinstance(value, Gradients):
+            return value
+        if isinstance(value, GradsAndVars):
+            return Sequence_([value.gradients, UNKNOWN])
+        return UNKNOWN
+
+    # -- expressions -------------------------------------------------------------------------
+
+    def eval(self, node: cst.BaseExpression, frame: Frame) -> Any:
+        method = _EVALUATORS.get(type(node))
+        if method is None:
+            for child in _expression_children(node):
+                self.eval(child, frame)
+            return UNKNOWN
+        return method(self, node, frame)
+
+    def _eval_name(self, node: cst.Name, frame: Frame) -> Any:
+        if node.value in ("True", "False", "None"):
+            return Const({"True": True, "False": False, "None": None}[node.value])
+        return frame.lookup(node.value)
+
+    def _eval_attribute(self, node: cst.Attribute, frame: Frame) -> Any:
+        base = self.eval(node.value, frame)
+        attr = node.attr.value
+        if isinstance(base, External):
+            return External(f"{base.qualname}.{attr}")
+        if isinstance(base, ModuleRef):
+            return self.globals_of(base.module).get(attr, UNKNOWN)
+        if isinstance(base, Instance):
+            if attr in base.attrs:
+                return base.attrs[attr]
+            method = _find_method(base.class_ref, attr)
+            if method is not None:
+                return FunctionRef(base.class_ref.module, method, base, base.class_ref)
+            if base.model is not None:
+                return Member(ModelRef(base.model), attr)
+            return UNKNOWN
+        if isinstance(base, ClassRef):
+            method = _find_method(base, attr)
+            return FunctionRef(base.module, method, None, base) if method is not None else UNKNOWN
+        if isinstance(base, (ModelRef, LayerRef, OptimizerRef, LossRef, Tape, Tensor)):
+            return Member(base, attr)
+        return UNKNOWN
+
+    def _eval_constant(self, node: cst.BaseExpression, frame: Frame) -> Any:
+        try:
+            return Const(node.evaluated_value)  # type: ignore[attr-defined]
+        except Exception:
+            return UNKNOWN
+
+    def _eval_sequence(self, node: cst.List | cst.Tuple, frame: Frame) -> Any:
+        items = []
+        for element in node.elements:
+            if isinstance(element, cst.StarredElement):
+                self.eval(element.value, frame)
+                return UNKNOWN
+            items.append(self.eval(element.value, frame))
+        return Sequence_(items)
+
+    def _eval_dict(self, node: cst.Dict, frame: Frame) -> Any:
+        items: dict[str, Any] = {}
+        complete = True
+        for element in node.elements:
+            if isinstance(element, cst.DictElement):
+                key = self.eval(element.key, frame)
+                value = self.eval(element.value, frame)
+                if isinstance(key, Const) and isinstance(key.value, str):
+                    items[key.value] = value
+                else:
+                    complete = False
+            else:
+                self.eval(element.value, frame)
+                complete = False
+        return Mapping_(items) if complete else UNKNOWN
+
+    def _eval_unary(self, node: cst.UnaryOperation, frame: Frame) -> Any:
+        operand = self.eval(node.expression, frame)
+        if isinstance(node.operator, cst.Minus) and isinstance(operand, Const) and isinstance(operand.value, (int, float)):
+            return Const(-operand.value)
+        if isinstance(operand, Tensor):
+            return Tensor(Op("opaque", Site(frame.module, node)), (operand,))
+        return UNKNOWN
+
+    def _eval_binary(self, node: cst.BinaryOperation, frame: Frame) -> Any:
+        left = self.eval(node.left, frame)
+        right = self.eval(node.right, frame)
+        return self.binary(type(node.operator).__name__, left, right, node, frame)
+
+    def binary(self, operator: str, left: Any, right: Any, node: cst.CSTNode, frame: Frame,
+               augmented: bool = False) -> Any:
+        site = Site(frame.module, node)
+        if isinstance(left, Const) and isinstance(right, Const):
+            try:
+                return Const(_ARITHMETIC[operator](left.value, right.value))
+            except Exception:
+                return UNKNOWN
+        fill, scalar = _fill_and_scalar(left, right)
+        if fill is not None and scalar is not None:
+            value = fill.op.detail
+            if operator == "Multiply":
+                if value == 0 and scalar != 0:
+                    self.project.facts_for(frame.module).zero_scalings.append(ZeroScaling(
+                        site, scalar, _assigned_name(frame.module, node), augmented))
+                return Tensor(Op("fill", site, detail=value * scalar))
+            if operator == "Add":
+                return Tensor(Op("fill", site, detail=value + scalar))
+            if operator == "Subtract":
+                return Tensor(Op("fill", site, detail=(value - scalar) if fill is left else (scalar - value)))
+            return Tensor(Op("fill", site, detail=None))
+        tensors = tuple(v for v in (left, right) if isinstance(v, Tensor))
+        if tensors:
+            if operator == "Multiply" and len(tensors) == 2:
+                return Tensor(Op("multiply", site), tensors)
+            kind = "merge" if len(tensors) == 2 else "opaque"
+            return Tensor(Op(kind, site), tensors)
+        return UNKNOWN
+
+    def _eval_subscript(self, node: cst.Subscript, frame: Frame) -> Any:
+        base = self.eval(node.value, frame)
+        index: Any = UNKNOWN
+        for element in node.slice:
+            if isinstance(element.slice, cst.Index):
+                index = self.eval(element.slice.value, frame)
+        if isinstance(base, Tensor):
+            return Tensor(Op("shape", Site(frame.module, node)), (base,))
+        if isinstance(base, Sequence_) and isinstance(index, Const) and isinstance(index.value, int):
+            try:
+                return base.items[index.value]
+            except IndexError:
+                return UNKNOWN
+        if isinstance(base, Mapping_) and isinstance(index, Const):
+            return base.items.get(index.value, UNKNOWN)
+        return UNKNOWN
+
+    def _eval_comprehension(self, node: cst.ListComp | cst.GeneratorExp, frame: Frame) -> Any:
+        inner = Frame(frame.module, frame.globals, frame.function)
+        inner.locals = dict(frame.locals)
+        clause = node.for_in
+        first = True
+        while clause is not None:
+            iterable = self.eval(clause.iter, inner if not first else frame)
+            self.bind(clause.target, self.element_of(iterable), inner)
+            for condition in clause.ifs:
+                self.eval(condition.test, inner)
+            clause = clause.inner_for_in
+            first = False
+        element = self.eval(node.elt, inner)
+        if isinstance(element, Gradients):
+            return element
+        if isinstance(element, Sequence_) and element.items and isinstance(element.items[0], Gradients):
+            return GradsAndVars(element.items[0])
+        return UNKNOWN
+
+    def _eval_if_expression(self, node: cst.IfExp, frame: Frame) -> Any:
+        self.eval(node.test, frame)
+        body = self.eval(node.body, frame)
+        orelse = self.eval(node.orelse, frame)
+        if body is orelse:
+            return body
+        if isinstance(body, Const) and isinstance(orelse, Const) and body.value == orelse.value:
+            return body
+        return UNKNOWN
+
+    def _eval_lambda(self, node: cst.Lambda, frame: Frame) -> Any:
+        return FunctionRef(frame.module, node)
+
+    def _eval_call(self, node: cst.Call, frame: Frame) -> Any:
+        callee = self.eval(node.func, frame)
+        args: list[Any] = []
+        kwargs: dict[str, Any] = {}
+        star_kwargs: list[Any] = []
+        for arg in node.args:
+            value = self.eval(arg.value, frame)
+            if arg.keyword is not None:
+                kwargs[arg.keyword.value] = value
+            elif arg.star == "**":
+                star_kwargs.append(value)
+            elif arg.star == "*":
+                args.append(UNKNOWN)
+            else:
+                args.append(value)
+        call = CallSite(self, node, frame, args, kwargs, star_kwargs)
+        return self.call(callee, call)
+
+    # -- calls -------------------------------------------------------------------------------
+
+    def call(self, callee: Any, call: "CallSite") -> Any:
+        if isinstance(callee, External):
+            return catalog.call_external(canonical(callee.qualname), call)
+        if isinstance(callee, FunctionRef):
+            return self.call_function(callee, call.args, call.kwargs, star_kwargs=call.star_kwargs)
+        if isinstance(callee, ClassRef):
+            return self.instantiate(callee, call.args, call.kwargs, call)
+        if isinstance(callee, LayerRef):
+            return catalog.apply_layer(callee.layer, call)
+        if isinstance(callee, ModelRef):
+            return catalog.call_model(callee.model, call)
+        if isinstance(callee, Instance):
+            if callee.model is not None:
+                return catalog.call_model(callee.model, call)
+            method = _find_method(callee.class_ref, "__call__")
+            if method is not None:
+                return self.call_function(FunctionRef(callee.class_ref.module, method, callee,
+                                                      callee.class_ref), call.args, call.kwargs)
+            return UNKNOWN
+        if isinstance(callee, LossRef):
+            return catalog.apply_loss(callee.loss, call)
+        if isinstance(callee, Member):
+            return catalog.call_member(callee.base, callee.attr, call)
+        if isinstance(callee, catalog.Builtin):
+            return callee.function(call)
+        return UNKNOWN
+
+    def call_function(self, function: FunctionRef, args: list[Any], kwargs: dict[str, Any],
+                      standalone: bool = False, star_kwargs: list[Any] | None = None) -> Any:
+        node = function.node
+        if len(self._active) >= _MAX_DEPTH or id(node) in self._active:
+            return UNKNOWN
+        key = (id(node), id(function.bound_self), tuple(id(a) for a in args),
+               tuple(sorted((k, id(v)) for k, v in kwargs.items())))
+        if key in self._memo:
+            return self._memo[key]
+        self._executed_functions.add(id(node))
+        frame = Frame(function.module, self.globals_of(function.module), function)
+        self._bind_parameters(function, frame, args, kwargs, star_kwargs or [])
+        self._active.append(id(node))
+        self._memo[key] = UNKNOWN  # recursion through memo stays silent
+        try:
+            if isinstance(node, cst.Lambda):
+                result = self.eval(node.body, frame)
+            else:
+                body = node.body.body if isinstance(node.body, cst.IndentedBlock) else node.body.body
+                self.exec_block(body, frame)
+                result = _single_value(frame.returns) if frame.returns else Const(None)
+        finally:
+            self._active.pop()
+        name = node.name.value if isinstance(node, cst.FunctionDef) else None
+        if name is not None:
+            model = result.model if isinstance(result, ModelRef) else None
+            if model is not None and model.builder is None and function.class_ref is None:
+                model.builder = name
+                if name not in model.names:
+                    model.names.insert(0, name)
+        self._memo[key] = result
+        return result
+
+    def _bind_parameters(self, function: FunctionRef, frame: Frame, args: list[Any],
+                         kwargs: dict[str, Any], star_kwargs: list[Any]) -> None:
+        params = function.node.params
+        positional = list(params.posonly_params) + list(params.params)
+        values = list(args)
+        if function.bound_self is not None or function.class_ref is not None:
+            if positional and not _is_static(function.node):
+                frame.locals[positional[0].name.value] = (
+                    function.bound_self if function.bound_self is not None else UNKNOWN)
+                positional = positional[1:]
+        for index, param in enumerate(positional):
+            name = param.name.value
+            if index < len(values):
+                frame.locals[name] = values[index]
+            elif name in kwargs:
+                frame.locals[name] = kwargs[name]
+            elif param.default is not None:
+                frame.locals[name] = self.eval(param.default, Frame(function.module, self.globals_of(function.module)))
+            else:
+                frame.locals[name] = UNKNOWN
+        for param in params.kwonly_params:
+            name = param.name.value
+            if name in kwargs:
+                frame.locals[name] = kwargs[name]
+            elif param.default is not None:
+                frame.locals[name] = self.eval(param.default, Frame(function.module, self.globals_of(function.module)))
+            else:
+                frame.locals[name] = UNKNOWN
+        if isinstance(params.star_arg, cst.Param):
+            frame.locals[params.star_arg.name.value] = UNKNOWN
+        if params.star_kwarg is not None:
+            named = {p.name.value for p in positional} | {p.name.value for p in params.kwonly_params}
+            extra = {k: v for k, v in kwargs.items() if k not in named}
+            frame.locals[params.star_kwarg.name.value] = UNKNOWN if star_kwargs else Mapping_(extra)
+
+    def instantiate(self, class_ref: ClassRef, args: list[Any], kwargs: dict[str, Any],
+                    call: "CallSite | None") -> Any:
+        instance = Instance(class_ref)
+        self._instances_by_class[id(class_ref.node)] = instance
+        init = _find_method(class_ref, "__init__")
+        if init is not None:
+            self.call_function(FunctionRef(class_ref.module, init, instance, class_ref), args, kwargs)
+        call_method = _find_method(class_ref, "call")
+        if call_method is not None and self.is_keras_subclass(class_ref):
+            site = Site(class_ref.module, call.node if call is not None else class_ref.node)
+            model = Model("subclassed", site, class_name=class_ref.name)
+            model.names.append(class_ref.name)
+            declared = kwargs.get("name")
+            if isinstance(declared, Const) and isinstance(declared.value, str):
+                model.declared_name = declared.value
+                model.names.append(declared.value)
+            instance.model = model
+            self.project.facts_for(site.module).models.append(model)
+            source = Tensor(Op("input", site))
+            model.inputs = [source]
+            result = self.call_function(FunctionRef(class_ref.module, call_method, instance, class_ref), [source], {})
+            if isinstance(result, Tensor):
+                model.outputs = [result]
+            elif isinstance(result, Sequence_) and all(isinstance(r, Tensor) for r in result.items):
+                model.outputs = list(result.items)
+            else:
+                model.complete = False
+        return instance
+
+    def is_keras_subclass(self, class_ref: ClassRef, depth: int = 0) -> bool:
+        for base in class_ref.bases:
+            if isinstance(base, External) and canonical(base.qualname) in ("keras.Model", "keras.Sequential"):
+                return True
+            if isinstance(base, ClassRef) and depth < 5 and self.is_keras_subclass(base, depth + 1):
+                return True
+        return False
+
+
+class CallSite:
+    """Everything a catalog handler needs about one call being evaluated."""
+
+    __slots__ = ("interpreter", "node", "frame", "args", "kwargs", "star_kwargs")
+
+    def __init__(self, interpreter: Interpreter, node: cst.Call, frame: Frame, args: list[Any],
+                 kwargs: dict[str, Any], star_kwargs: list[Any]) -> None:
+        self.interpreter = interpreter
+        self.node = node
+        self.frame = frame
+        self.args = args
+        self.kwargs = kwargs
+        self.star_kwargs = star_kwargs
+
+    @property
+    def site(self) -> Site:
+        return Site(self.frame.module, self.node)
+
+    @property
+    def module(self) -> "ModuleModel":
+        return self.frame.module
+
+    @property
+    def facts(self):
+        return self.interpreter.project.facts_for(self.frame.module)
+
+    def arg(self, index: int, keyword: str | None = None, default: Any = UNKNOWN) -> Any:
+        if keyword is not None and keyword in self.kwargs:
+            return self.kwargs[keyword]
+        if index is not None and index < len(self.args):
+            return self.args[index]
+        for mapping in self.star_kwargs:
+            if isinstance(mapping, Mapping_) and keyword in mapping.items:
+                return mapping.items[keyword]
+        if self.star_kwargs and not all(isinstance(m, Mapping_) for m in self.star_kwargs):
+            return UNKNOWN
+        return default
+
+    def keyword_node(self, keyword: str) -> cst.CSTNode | None:
+        for arg in self.node.args:
+            if arg.keyword is not None and arg.keyword.value == keyword:
+                return arg.value
+        return None
+
+    def arg_node(self, index: int, keyword: str | None = None) -> cst.CSTNode | None:
+        if keyword is not None:
+            found = self.keyword_node(keyword)
+            if found is not None:
+                return found
+        positional = [a for a in self.node.args if a.keyword is None and not a.star]
+        return positional[index].value if index < len(positional) else None
+
+
+def _dotted(node: cst.BaseExpression) -> str:
+    if isinstance(node, cst.Name):
+        return node.value
+    if isinstance(node, cst.Attribute):
+        return f"{_dotted(node.value)}.{node.attr.value}"
+    return ""
+
+
+def _find_method(class_ref: ClassRef, name: str, depth: int = 0) -> cst.FunctionDef | None:
+    for item in class_ref.node.body.body:
+        if isinstance(item, cst.FunctionDef) and item.name.value == name:
+            return item
+    for base in class_ref.bases:
+        if isinstance(base, ClassRef) and depth < 5:
+            found = _find_method(base, name, depth + 1)
+            if found is not None:
+                return found
+    return None
+
+
+def _is_static(node: cst.FunctionDef | cst.Lambda) -> bool:
+    if isinstance(node, cst.Lambda):
+        return True
+    return any(isinstance(d.decorator, cst.Name) and d.decorator.value == "staticmethod"
+               for d in node.decorators)
+
+
+def _single_value(values: list[Any]) -> Any:
+    known = [v for v in values if v is not UNKNOWN and not (isinstance(v, Const) and v.value is None)]
+    if not known:
+        return UNKNOWN
+    first = known[0]
+    if all(v is first for v in known):
+        return first
+    return UNKNOWN
+
+
+def _fill_and_scalar(left: Any, right: Any) -> tuple[Tensor | None, float | None]:
+    for fill, other in ((left, right), (right, left)):
+        if (isinstance(fill, Tensor) and fill.op.kind == "fill" and fill.op.detail is not None
+                and isinstance(other, Const) and isinstance(other.value, (int, float))
+                and not isinstance(other.value, bool)):
+            return fill, float(other.value)
+    return None, None
+
+
+def _assigned_name(module: "ModuleModel", node: cst.CSTNode) -> str | None:
+    statement = module._top_of.get(id(node))
+    if statement is None:
+        return None
+    # Find the small statement whose value is this node (cheap: only one level deep per block).
+    for small in _small_statements(statement):
+        if isinstance(small, cst.Assign) and small.value is node and len(small.targets) == 1:
+            target = small.targets[0].target
+            return module.code_for(target)
+        if isinstance(small, cst.AugAssign) and small is node:
+            return module.code_for(small.target)
+    return None
+
+
+def _small_statements(node: cst.CSTNode) -> Iterable[cst.CSTNode]:
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, cst.SimpleStatementLine):
+            yield from current.body
+        elif isinstance(current, (cst.BaseCompoundStatement, cst.IndentedBlock, cst.Else,
+                                  cst.ExceptHandler, cst.Finally, cst.ClassDef)):
+            for name in ("body", "orelse", "handlers", "finalbody"):
+                child = getattr(current, name, None)
+                if child is None:
+                    continue
+                if isinstance(child, (list, tuple)):
+                    stack.extend(child)
+                elif isinstance(child, cst.IndentedBlock):
+                    stack.extend(child.body)
+                else:
+                    stack.append(child)
+
+
+def _expression_children(node: cst.CSTNode) -> Iterable[cst.BaseExpression]:
+    from ganlint.model.module import iter_children
+
+    for child in iter_children(node):
+        if isinstance(child, cst.BaseExpression):
+            yield child
+        else:
+            yield from _expression_children(child)
+
+
+_ARITHMETIC: dict[str, Callable[[Any, Any], Any]] = {
+    "Add": lambda a, b: a + b,
+    "Subtract": lambda a, b: a - b,
+    "Multiply": lambda a, b: a * b,
+    "Divide": lambda a, b: a / b,
+    "FloorDivide": lambda a, b: a // b,
+    "Power": lambda a, b: a ** b,
+    "Modulo": lambda a, b: a % b,
+}
+
+_EVALUATORS: dict[type, Callable[[Interpreter, Any, Frame], Any]] = {
+    cst.Name: Interpreter._eval_name,
+    cst.Attribute: Interpreter._eval_attribute,
+    cst.Call: Interpreter._eval_call,
+    cst.Integer: Interpreter._eval_constant,
+    cst.Float: Interpreter._eval_constant,
+    cst.SimpleString: Interpreter._eval_constant,
+    cst.ConcatenatedString: Interpreter._eval_constant,
+    cst.List: Interpreter._eval_sequence,
+    cst.Tuple: Interpreter._eval_sequence,
+    cst.Dict: Interpreter._eval_dict,
+    cst.UnaryOperation: Interpreter._eval_unary,
+    cst.BinaryOperation: Interpreter._eval_binary,
+    cst.Subscript: Interpreter._eval_subscript,
+    cst.ListComp: Interpreter._eval_comprehension,
+    cst.GeneratorExp: Interpreter._eval_comprehension,
+    cst.IfExp: Interpreter._eval_if_expression,
+    cst.Lambda: Interpreter._eval_lambda,
+}

@@ -1,0 +1,102 @@
+"""The program model of a set of files: modules, cross-module imports and the recorded facts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable
+
+import libcst as cst
+
+from ganlint.model.facts import Facts
+from ganlint.model.interpret import Interpreter
+from ganlint.model.module import ModuleModel
+
+
+class Project:
+    """Holds every parsed module of one run and lazily loads the user's own imported modules.
+
+    An import is resolved to a user module when a matching ``.py`` file exists next to the
+    importing file or under the search roots (the folders being linted and the nearest folder
+    above each file that is not a package). Anything else is a library: the model knows library
+    APIs from `catalog.py` and never imports them.
+    """
+
+    def __init__(self, roots: Iterable[Path] = ()) -> None:
+        self.roots = [Path(r).resolve() for r in roots]
+        self.modules: dict[Path, ModuleModel] = {}
+        self.facts: dict[int, Facts] = {}
+        self.interpreter = Interpreter(self)
+        self._import_cache: dict[tuple, ModuleModel | None] = {}
+        self._failed: set[Path] = set()
+
+    def add(self, path: Path, source: str, tree: cst.Module, display_path: str) -> ModuleModel:
+        resolved = path.resolve() if path.exists() else path
+        module = ModuleModel(display_path, source, tree, None, self)
+        module.file_path = resolved
+        self.modules[resolved] = module
+        return module
+
+    def facts_for(self, module: ModuleModel) -> Facts:
+        facts = self.facts.get(id(module))
+        if facts is None:
+            facts = self.facts[id(module)] = Facts()
+            module.facts = facts
+        return facts
+
+    def analyse(self, module: ModuleModel) -> Facts:
+        self.interpreter.analyse(module)
+        return self.facts_for(module)
+
+    # -- imports -----------------------------------------------------------------------------
+
+    def resolve_import(self, importer: ModuleModel, dotted: str, level: int) -> ModuleModel | None:
+        importer_path = self._path_of(importer)
+        key = (importer_path, dotted, level)
+        if key in self._import_cache:
+            return self._import_cache[key]
+        found = None
+        if importer_path is not None:
+            for candidate in self._candidates(importer_path, dotted, level):
+                found = self._load(candidate)
+                if found is not None:
+                    break
+        self._import_cache[key] = found
+        return found
+
+    def _path_of(self, module: ModuleModel) -> Path | None:
+        return getattr(module, "file_path", None)
+
+    def _candidates(self, importer: Path, dotted: str, level: int) -> list[Path]:
+        parts = [p for p in dotted.split(".") if p]
+        if level:
+            base = importer.parent
+            for _ in range(level - 1):
+                base = base.parent
+            bases = [base]
+        else:
+            bases = [importer.parent, *self._package_root(importer), *self.roots]
+        candidates = []
+        for base in bases:
+            target = base.joinpath(*parts) if parts else base
+            candidates.append(target.with_suffix(".py") if parts else target / "__init__.py")
+            candidates.append(target / "__init__.py")
+        return candidates
+
+    def _package_root(self, path: Path) -> list[Path]:
+        folder = path.parent
+        while (folder / "__init__.py").exists() and folder.parent != folder:
+            folder = folder.parent
+        return [folder]
+
+    def _load(self, path: Path) -> ModuleModel | None:
+        if path in self.modules:
+            return self.modules[path]
+        if path in self._failed or not path.is_file():
+            return None
+        try:
+            source = path.read_text(encoding="utf-8")
+            tree = cst.parse_module(source)
+        except (OSError, UnicodeDecodeError, cst.ParserSyntaxError):
+            self._failed.add(path)
+            return None
+        return self.add(path, source, tree, str(path))

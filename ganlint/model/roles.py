@@ -1,0 +1,103 @@
+"""Which network of a GAN a model is: generator, discriminator (or critic), or unknown.
+
+Names alone are not enough (a `generator` of batches is common in ordinary Keras code), so a role
+needs evidence that adds up: a name, a shape, and usage. The scores below are small integers so
+that a reader can follow a decision: a role needs 3 points and must beat the other role.
+
+- name (+2): a builder, class, variable or `name=` token such as `generator`, `gen`, `netg`,
+  `discriminator`, `disc`, `critic`, `netd`;
+- usage (+3): the model consumes another model's output (`D(G(z))`: D), or feeds another model
+  (G); a model called on random noise (+2 for G);
+- shape (+1): one output unit (D), or a flat noise vector in and a wider or image output out (G);
+- pair (+1): the same project also holds a model with the opposite name evidence.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable
+
+from ganlint.model.graph import ordered_layers
+from ganlint.model.names import name_tokens
+from ganlint.model.values import Model
+
+GENERATOR = "generator"
+DISCRIMINATOR = "discriminator"
+UNKNOWN_ROLE = "unknown"
+
+_GENERATOR_TOKENS = {"generator", "gen", "netg", "g", "gmodel", "generative", "decoder_g"}
+_DISCRIMINATOR_TOKENS = {"discriminator", "disc", "netd", "d", "dmodel", "critic", "discrim"}
+_THRESHOLD = 3
+
+
+@dataclass
+class RoleEvidence:
+    role: str
+    generator: list[str] = field(default_factory=list)
+    discriminator: list[str] = field(default_factory=list)
+
+
+def _name_role(model: Model) -> str | None:
+    tokens: set[str] = set()
+    for name in model.names:
+        tokens.update(name_tokens(name))
+    generator = bool(tokens & _GENERATOR_TOKENS) or any(t.startswith("generat") for t in tokens)
+    discriminator = bool(tokens & _DISCRIMINATOR_TOKENS) or any(t.startswith("discrimin") for t in tokens)
+    if generator and not discriminator:
+        return GENERATOR
+    if discriminator and not generator:
+        return DISCRIMINATOR
+    return None
+
+
+def _output_units(model: Model) -> int | None:
+    layers = [layer for layer in ordered_layers(model) if layer.role != "shape"]
+    if not layers:
+        return None
+    last = layers[-1]
+    return last.units if last.kind == "Dense" else None
+
+
+def assign_roles(models: Iterable[Model]) -> dict[int, RoleEvidence]:
+    models = list(models)
+    named = {id(m): _name_role(m) for m in models}
+    named_roles = set(named.values())
+    result: dict[int, RoleEvidence] = {}
+    for model in models:
+        evidence = RoleEvidence(UNKNOWN_ROLE)
+        g, d = 0, 0
+        name_role = named[id(model)]
+        if name_role == GENERATOR:
+            g += 2
+            evidence.generator.append(f"named {model.display_name!r}")
+            if DISCRIMINATOR in named_roles:
+                g += 1
+                evidence.generator.append("the project also defines a discriminator")
+        elif name_role == DISCRIMINATOR:
+            d += 2
+            evidence.discriminator.append(f"named {model.display_name!r}")
+            if GENERATOR in named_roles:
+                d += 1
+                evidence.discriminator.append("the project also defines a generator")
+        if any(upstream is not model for upstream in model.fed_by_model):
+            d += 3
+            evidence.discriminator.append("called on another model's output")
+        if any(downstream is not model for downstream in model.feeds_model):
+            g += 3
+            evidence.generator.append("its output is fed to another model")
+        if model.fed_noise:
+            g += 2
+            evidence.generator.append("called on random noise")
+        units = _output_units(model)
+        if units == 1:
+            d += 1
+            evidence.discriminator.append("one output unit")
+        elif model.input_shape is not None and len(model.input_shape) == 1 and units not in (None, 1):
+            g += 1
+            evidence.generator.append("flat input vector")
+        if g >= _THRESHOLD and g > d:
+            evidence.role = GENERATOR
+        elif d >= _THRESHOLD and d > g:
+            evidence.role = DISCRIMINATOR
+        result[id(model)] = evidence
+    return result

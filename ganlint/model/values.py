@@ -1,0 +1,243 @@
+"""Abstract values the program model computes for expressions.
+
+The interpreter in `interpret.py` evaluates user code symbolically: a Keras layer call yields a
+`Tensor` whose `op` records where it came from, a builder function yields a `Model` whose graph
+can be walked, a loss constructor yields a `Loss`. `UNKNOWN` is the honest answer whenever a value
+cannot be resolved, and every rule treats it as "stay silent".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Optional
+
+import libcst as cst
+
+if TYPE_CHECKING:
+    from ganlint.model.module import ModuleModel
+
+
+class _Unknown:
+    _instance: Optional["_Unknown"] = None
+
+    def __new__(cls) -> "_Unknown":
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "UNKNOWN"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+UNKNOWN: Any = _Unknown()
+
+
+@dataclass(frozen=True)
+class Site:
+    """A syntax node together with the module it belongs to, so it can be located and quoted."""
+
+    module: "ModuleModel"
+    node: cst.CSTNode
+
+    def code(self) -> str:
+        return self.module.code_for(self.node)
+
+
+@dataclass(eq=False)
+class Const:
+    value: Any
+
+
+@dataclass(eq=False)
+class External:
+    """A reference to a library API that has not been called yet: `keras.layers.Dense`."""
+
+    qualname: str
+
+
+@dataclass(eq=False)
+class Sequence_:
+    items: list[Any]
+
+
+@dataclass(eq=False)
+class Mapping_:
+    items: dict[str, Any]
+
+
+# ---------------------------------------------------------------------------------------------
+# Layers, tensors and models
+
+
+SATURATING_ACTIVATIONS = frozenset({"sigmoid", "hard_sigmoid", "tanh"})
+PROBABILITY_ACTIVATIONS = frozenset({"sigmoid", "softmax", "hard_sigmoid"})
+
+
+@dataclass(frozen=True)
+class Activation:
+    """An activation as written: its normalised name and the node that states it."""
+
+    name: str
+    site: Site | None = None
+    implicit: bool = False  # the layer's default (Dense without `activation=` is linear)
+
+
+@dataclass(eq=False)
+class Layer:
+    kind: str  # short class name: Dense, Conv2DTranspose, Activation, LSTM, ...
+    site: Site
+    activation: Activation | None  # None for layers that have no notion of an activation
+    explicit_name: str | None = None
+    units: int | None = None
+    role: str = "compute"  # compute | shape | merge-multiply | merge | recurrent | normalize
+
+    @property
+    def is_weighted(self) -> bool:
+        return self.role in ("compute", "recurrent", "normalize")
+
+
+@dataclass(eq=False)
+class Op:
+    """What produced a tensor.
+
+    kind is one of: ``input``, ``layer`` (``layer`` set), ``activation`` (an activation function
+    applied by hand, ``activation`` set), ``model`` (another model called on the inputs,
+    ``model``/``head`` set), ``shape`` (a pass-through such as `tf.squeeze` or indexing),
+    ``multiply`` (elementwise product: a gate), ``merge`` (add/concat), ``random`` (noise),
+    ``fill`` (zeros/ones/full), ``opaque`` (anything else).
+    """
+
+    kind: str
+    site: Site | None = None
+    layer: Layer | None = None
+    activation: Activation | None = None
+    model: "Model | None" = None
+    head: int | None = None
+    shape: tuple | None = None
+    detail: Any = None
+
+
+@dataclass(eq=False)
+class Tensor:
+    op: Op
+    inputs: tuple["Tensor", ...] = ()
+
+
+@dataclass(eq=False)
+class Model:
+    kind: str  # sequential | functional | subclassed
+    site: Site
+    inputs: list[Tensor] = field(default_factory=list)
+    outputs: list[Tensor] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)  # builder, class, variable and name= names
+    builder: str | None = None
+    class_name: str | None = None
+    declared_name: str | None = None
+    input_shape: tuple | None = None
+    complete: bool = True  # False when part of the graph could not be resolved
+    # usage evidence, filled by the interpreter
+    fed_by_model: list["Model"] = field(default_factory=list)
+    feeds_model: list["Model"] = field(default_factory=list)
+    fed_noise: bool = False
+
+    @property
+    def display_name(self) -> str:
+        return self.builder or self.class_name or (self.names[0] if self.names else "model")
+
+
+@dataclass(eq=False)
+class LayerRef:
+    """A layer instance used as a value (callable on tensors)."""
+
+    layer: Layer
+
+
+@dataclass(eq=False)
+class ModelRef:
+    model: Model
+
+
+# ---------------------------------------------------------------------------------------------
+# Losses, optimizers, gradients
+
+
+@dataclass(eq=False)
+class Loss:
+    kind: str  # BinaryCrossentropy, binary_crossentropy, sigmoid_cross_entropy_with_logits, ...
+    site: Site
+    from_logits: bool | None  # None when it could not be resolved
+    expects: str  # "logits" | "probabilities" | "other"
+    variable: str | None = None
+    callable_object: bool = True
+
+
+@dataclass(eq=False)
+class LossRef:
+    loss: Loss
+
+
+@dataclass(eq=False)
+class Optimizer:
+    kind: str
+    site: Site
+    clipping: bool | None  # None: could not tell (e.g. **kwargs from an unknown dict)
+    variable: str | None = None
+    inner: "Optimizer | None" = None  # LossScaleOptimizer wraps another
+
+
+@dataclass(eq=False)
+class OptimizerRef:
+    optimizer: Optimizer
+
+
+@dataclass(eq=False)
+class Gradients:
+    """Gradients from `tape.gradient`; ``clipped`` once a clipping op has been applied."""
+
+    site: Site
+    clipped: bool
+
+
+@dataclass(eq=False)
+class GradsAndVars:
+    gradients: Any
+
+
+@dataclass(eq=False)
+class Tape:
+    site: Site
+    persistent: bool | None
+
+
+@dataclass(eq=False)
+class FunctionRef:
+    module: "ModuleModel"
+    node: cst.FunctionDef | cst.Lambda
+    bound_self: Any = None
+    class_ref: "ClassRef | None" = None
+
+
+@dataclass(eq=False)
+class ClassRef:
+    module: "ModuleModel"
+    node: cst.ClassDef
+    bases: list[Any] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.node.name.value
+
+
+@dataclass(eq=False)
+class Instance:
+    class_ref: ClassRef
+    attrs: dict[str, Any] = field(default_factory=dict)
+    model: Model | None = None  # set for subclasses of keras.Model that define call()
+
+
+@dataclass(eq=False)
+class ModuleRef:
+    module: "ModuleModel"

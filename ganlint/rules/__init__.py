@@ -1,0 +1,1 @@
+"""One module per rule. Each defines a `Rule` subclass; `ganlint.registry` lists them."""
