@@ -59,7 +59,7 @@ class LabelSmoothingOnZeros(Rule):
             "import tensorflow as tf\nfake_labels = tf.zeros(8) * 0.1\n",
             expected_fix="import tensorflow as tf\nfake_labels = tf.zeros(8) + 0.1\n",
         ),
-        Invalid("import numpy as np\nfake = 0.1 * np.zeros_like(real)\n"),
+        Invalid("import numpy as np\nimport tensorflow as tf\nfake = 0.1 * np.zeros_like(real)\n"),
         Invalid("from keras import ops\nfake = ops.zeros((4, 1)) * 0.05\n"),
         Invalid(
             "import tensorflow as tf\nfake = tf.zeros_like(logits)\nfake *= 0.1\n",

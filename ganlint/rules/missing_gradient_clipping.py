@@ -108,7 +108,9 @@ class MissingGradientClipping(Rule):
         Invalid(
             "import tensorflow as tf\n"
             "opt = tf.keras.optimizers.Adam(1e-4)\n"
-            "def step(model, tape, loss):\n"
+            "def step(model, x):\n"
+            "    with tf.GradientTape() as tape:\n"
+            "        loss = tf.reduce_mean(model(x))\n"
             "    grads = tape.gradient(loss, model.trainable_variables)\n"
             "    opt.apply_gradients(zip(grads, model.trainable_variables))\n"
         ),
@@ -122,9 +124,11 @@ class MissingGradientClipping(Rule):
             "import tensorflow as tf\n"
             "options = {'learning_rate': 1e-4}\n"
             "opt = tf.keras.optimizers.Adam(**options)\n"
-            "def step(model, tape, loss):\n"
+            "def step(model, x):\n"
+            "    with tf.GradientTape() as tape:\n"
+            "        loss = tf.reduce_mean(model(x))\n"
             "    grads = tape.gradient(loss, model.trainable_variables)\n"
-            "    opt.apply_gradients(zip(grads, model.trainable_variables))\n"
+            "    opt.apply(grads, model.trainable_variables)\n"
         ),
     ]
 

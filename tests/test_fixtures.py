@@ -1,0 +1,84 @@
+"""Every fixture states its findings in comments; the linter must report exactly those."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from expectations import FIXTURES, ROOT, expected_findings
+from ganlint import api
+
+# Folders with their own configuration or file types are tested by their own tests.
+SEPARATELY_TESTED = {"projects", "notebooks"}
+
+
+def fixture_files() -> list[Path]:
+    return sorted(
+        path for path in FIXTURES.rglob("*.py")
+        if not (set(path.relative_to(FIXTURES).parts) & SEPARATELY_TESTED)
+    )
+
+
+def fixture_folders() -> list[Path]:
+    return sorted({path.parent for path in fixture_files()})
+
+
+def test_fixtures_exist_and_state_findings():
+    files = fixture_files()
+    assert len(files) >= 10
+    stated = set().union(*(expected_findings(f) for f in files))
+    assert {code for _, _, code, _ in stated} >= {"GAN101", "GAN201", "GAN202", "GAN301"}
+
+
+@pytest.mark.parametrize("folder", fixture_folders(), ids=lambda p: str(p.relative_to(FIXTURES)))
+def test_folder_reports_exactly_the_stated_findings(folder: Path):
+    files = [f for f in fixture_files() if f.parent == folder]
+    result = api.check_paths([str(f) for f in files])
+    assert result.errors == []
+    reported = {(f.filename, f.range.start.row, f.code, str(f.severity)) for f in result.findings}
+    expected = set().union(*(expected_findings(f) for f in files))
+    missing = expected - reported
+    unexpected = reported - expected
+    assert not missing, f"expected findings not reported: {sorted(missing)}"
+    assert not unexpected, f"unexpected findings: {sorted(unexpected)}"
+
+
+def _run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "ganlint", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_cli_json_over_all_fixtures_matches_annotations():
+    files = fixture_files()
+    completed = _run_cli("check", "--format", "json", "--no-cache", *[str(f.relative_to(ROOT)) for f in files]) \
+        if "--no-cache" in _run_cli("check", "--help").stdout else \
+        _run_cli("check", "--format", "json", *[str(f.relative_to(ROOT)) for f in files])
+    assert completed.returncode == 1, completed.stderr
+    findings = json.loads(completed.stdout)
+    reported = {(str(ROOT / f["filename"]), f["location"]["row"], f["code"], f["severity"]) for f in findings}
+    expected = set().union(*(expected_findings(f) for f in files))
+    assert reported == expected
+    for finding in findings:
+        assert set(finding) >= {"code", "name", "severity", "message", "filename", "location",
+                                "end_location", "fix", "url", "related"}
+
+
+def test_cli_text_over_all_fixtures_matches_annotations():
+    files = fixture_files()
+    completed = _run_cli("check", "--format", "concise" if "concise" in _run_cli("check", "--help").stdout else "text",
+                         *[str(f.relative_to(ROOT)) for f in files])
+    assert completed.returncode == 1, completed.stderr
+    reported = set()
+    for line in completed.stdout.splitlines():
+        head, _, rest = line.partition(": ")
+        if not rest.startswith("GAN"):
+            continue
+        filename, row, _column = head.rsplit(":", 2)
+        code, severity = rest.split()[0], rest.split()[1].strip("[]")
+        reported.add((str(ROOT / filename), int(row), code, severity))
+    expected = set().union(*(expected_findings(f) for f in files))
+    assert reported == expected
