@@ -14,7 +14,8 @@ __all__ = ["CheckResult", "FileError", "Finding", "check_paths", "check_source"]
 def check_paths(paths: Sequence[str], linter: Linter | None = None) -> CheckResult:
     """Lint files and folders (recursively over ``*.py``)."""
     files, errors = discover(paths)
-    roots = [Path(p) if Path(p).is_dir() else Path(p).parent for p in paths if Path(p).exists()]
+    # Folders named on the command line are where the user's own modules are looked up.
+    roots = [Path(p) for p in paths if Path(p).is_dir()]
     result = (linter or Linter()).check_files(files, roots)
     result.errors[:0] = errors
     return result

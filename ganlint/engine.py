@@ -6,6 +6,7 @@ so a model built in `models.py` is known where `train.py` feeds it to a loss.
 
 from __future__ import annotations
 
+import ast
 import os
 import re
 from dataclasses import dataclass, field
@@ -143,8 +144,12 @@ class Linter:
             module = self.parse(file, project, result)
             if module is not None:
                 linted.append(module)
-        for module in linted:
-            project.analyse(module)
+        for module in list(linted):
+            try:
+                project.analyse(module)
+            except RecursionError:
+                result.errors.append(FileError(module.path, "internal error: code nested too deeply to analyse"))
+                linted.remove(module)
         all_models = [model for facts in project.facts.values() for model in facts.models]
         roles = assign_roles(all_models)
         for module in linted:
@@ -160,7 +165,7 @@ class Linter:
             tree = cst.parse_module(file.text)  # type: ignore[arg-type]
         except cst.ParserSyntaxError as error:
             if self.report_invalid_syntax:
-                result.findings.append(invalid_syntax(file.display, error))
+                result.findings.append(invalid_syntax(file.display, error, file.text or ""))
             return None
         except RecursionError:
             result.errors.append(FileError(file.display, "file is nested too deeply to parse"))
@@ -169,9 +174,19 @@ class Linter:
         return project.add(file.path, file.text, tree, file.display)  # type: ignore[arg-type]
 
 
-def invalid_syntax(filename: str, error: cst.ParserSyntaxError) -> Finding:
+def invalid_syntax(filename: str, error: cst.ParserSyntaxError, source: str) -> Finding:
+    # CPython's own parser gives the position and wording users know ("Missing parentheses in
+    # call to 'print'"); LibCST's native parser reports the token after the error.
     row, column = error.raw_line, error.raw_column + 1
     message = str(error.message).splitlines()[0] if error.message else "invalid syntax"
+    try:
+        compile(source, filename, "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
+    except SyntaxError as python_error:
+        if python_error.lineno:
+            row, column = python_error.lineno, max(1, python_error.offset or 1)
+            message = python_error.msg
+    except (ValueError, RecursionError):
+        pass
     return Finding(
         INVALID_SYNTAX[0], INVALID_SYNTAX[1], Severity.ERROR,
         f"cannot parse: {message}", filename, Range(Position(row, column), Position(row, column)),

@@ -22,7 +22,7 @@ class Project:
     """
 
     def __init__(self, roots: Iterable[Path] = ()) -> None:
-        self.roots = [Path(r).resolve() for r in roots]
+        self.roots = list(dict.fromkeys(Path(r).resolve() for r in roots))
         self.modules: dict[Path, ModuleModel] = {}
         self.facts: dict[int, Facts] = {}
         self.interpreter = Interpreter(self)
