@@ -196,15 +196,15 @@ def invalid_syntax(filename: str, error: cst.ParserSyntaxError, source: str) -> 
 def to_finding(rule: Rule, report: Report) -> Finding:
     module = report.site.module
     related = tuple(
-        Related(message, site.module.path, site.module.range_of(site.node))
+        Related(message, site.module.path, site.module.range_of(site.node, site.line))
         for site, message in report.related
     )
     fix = None
     if report.fix is not None:
         fix = Fix(report.fix.applicability, report.fix.message, tuple(
-            Edit(site.module.range_of(site.node), content) for site, content in report.fix.edits))
+            Edit(site.module.range_of(site.node, site.line), content) for site, content in report.fix.edits))
     return Finding(
         code=rule.CODE, name=rule.NAME, severity=rule.SEVERITY, message=report.message,
-        filename=module.path, range=module.range_of(report.site.node), related=related, fix=fix,
+        filename=module.path, range=module.range_of(report.site.node, report.site.line), related=related, fix=fix,
         subject=dict(report.subject),
     )

@@ -114,9 +114,9 @@ def make_layer(kind: str, call: "CallSite") -> Any:
             layer.activation = Activation("linear", site, implicit=True)
         else:
             value = call.arg(1 if kind == "Dense" else 99, "activation")
-            layer.activation = activation_from_value(value, Site(call.module, node))
+            layer.activation = activation_from_value(value, call.site_for(node))
             if layer.activation is None:
-                layer.activation = Activation("unknown", Site(call.module, node))
+                layer.activation = Activation("unknown", call.site_for(node))
     elif kind == "Activation":
         layer.activation = activation_from_value(call.arg(0, "activation"), site) or Activation("unknown", site)
     elif kind in _ACTIVATION_LAYERS:
@@ -391,7 +391,7 @@ def compile_model(model: Model, call: "CallSite") -> Any:
         heads = [loss_value] * max(1, len(model.outputs))
         loss_nodes = [node] * len(heads)
     for head, (value, loss_node) in enumerate(zip(heads, loss_nodes)):
-        site = Site(call.module, loss_node) if loss_node is not None else call.site
+        site = call.site_for(loss_node) if loss_node is not None else call.site
         loss = _loss_from_compile_value(value, site)
         if loss is None:
             continue

@@ -74,6 +74,10 @@ class Interpreter:
         self._executed_functions: set[int] = set()
         self._pending_functions: list[FunctionRef] = []
         self._instances_by_class: dict[int, Instance] = {}
+        self.current_line: cst.SimpleStatementLine | None = None
+
+    def site(self, module: "ModuleModel", node: cst.CSTNode) -> Site:
+        return Site(module, node, self.current_line)
 
     # -- modules ---------------------------------------------------------------------------
 
@@ -119,9 +123,15 @@ class Interpreter:
 
     def exec_statement(self, node: cst.CSTNode, frame: Frame) -> None:
         if isinstance(node, cst.SimpleStatementLine):
-            for small in node.body:
-                self.exec_small(small, frame)
-        elif isinstance(node, cst.FunctionDef):
+            outer, self.current_line = self.current_line, node
+            try:
+                for small in node.body:
+                    self.exec_small(small, frame)
+            finally:
+                self.current_line = outer
+            return
+        self.current_line = None  # a compound statement's header is on no simple line
+        if isinstance(node, cst.FunctionDef):
             function = FunctionRef(frame.module, node)
             frame.locals[node.name.value] = function
             self._pending_functions.append(function)
@@ -351,6 +361,13 @@ class Interpreter:
         return UNKNOWN
 
     def _eval_constant(self, node: cst.BaseExpression, frame: Frame) -> Any:
+        if isinstance(node, cst.SimpleString):
+            text = node.value
+            # Plain 'abc' / "abc" without escapes: skip literal_eval's full parse.
+            if text[:1] in "'\"" and "\\" not in text and text[:3] not in ('"""', "'''"):
+                return Const(text[1:-1])
+        elif isinstance(node, cst.Integer) and node.value.isdigit():
+            return Const(int(node.value))
         try:
             return Const(node.evaluated_value)  # type: ignore[attr-defined]
         except Exception:
@@ -386,7 +403,7 @@ class Interpreter:
         if isinstance(node.operator, cst.Minus) and isinstance(operand, Const) and isinstance(operand.value, (int, float)):
             return Const(-operand.value)
         if isinstance(operand, Tensor):
-            return Tensor(Op("opaque", Site(frame.module, node)), (operand,))
+            return Tensor(Op("opaque", self.site(frame.module, node)), (operand,))
         return UNKNOWN
 
     def _eval_binary(self, node: cst.BinaryOperation, frame: Frame) -> Any:
@@ -396,7 +413,7 @@ class Interpreter:
 
     def binary(self, operator: str, left: Any, right: Any, node: cst.CSTNode, frame: Frame,
                augmented: bool = False) -> Any:
-        site = Site(frame.module, node)
+        site = self.site(frame.module, node)
         if isinstance(left, Const) and isinstance(right, Const):
             try:
                 return Const(_ARITHMETIC[operator](left.value, right.value))
@@ -408,7 +425,7 @@ class Interpreter:
             if operator == "Multiply":
                 if value == 0 and scalar != 0:
                     self.project.facts_for(frame.module).zero_scalings.append(ZeroScaling(
-                        site, scalar, _assigned_name(frame.module, node), augmented))
+                        site, scalar, _assigned_name(frame.module, self.current_line, node), augmented))
                 return Tensor(Op("fill", site, detail=value * scalar))
             if operator == "Add":
                 return Tensor(Op("fill", site, detail=value + scalar))
@@ -430,7 +447,7 @@ class Interpreter:
             if isinstance(element.slice, cst.Index):
                 index = self.eval(element.slice.value, frame)
         if isinstance(base, Tensor):
-            return Tensor(Op("shape", Site(frame.module, node)), (base,))
+            return Tensor(Op("shape", self.site(frame.module, node)), (base,))
         if isinstance(base, Sequence_) and isinstance(index, Const) and isinstance(index.value, int):
             try:
                 return base.items[index.value]
@@ -529,6 +546,7 @@ class Interpreter:
         if key in self._memo:
             return self._memo[key]
         self._executed_functions.add(id(node))
+        caller_line, self.current_line = self.current_line, None
         frame = Frame(function.module, self.globals_of(function.module), function)
         self._bind_parameters(function, frame, args, kwargs, star_kwargs or [])
         self._active.append(id(node))
@@ -542,6 +560,7 @@ class Interpreter:
                 result = _single_value(frame.returns) if frame.returns else Const(None)
         finally:
             self._active.pop()
+            self.current_line = caller_line
         name = node.name.value if isinstance(node, cst.FunctionDef) else None
         if name is not None:
             model = result.model if isinstance(result, ModelRef) else None
@@ -596,7 +615,7 @@ class Interpreter:
             self.call_function(FunctionRef(class_ref.module, init, instance, class_ref), args, kwargs)
         call_method = _find_method(class_ref, "call")
         if call_method is not None and self.is_keras_subclass(class_ref):
-            site = Site(class_ref.module, call.node if call is not None else class_ref.node)
+            site = call.site if call is not None else Site(class_ref.module, class_ref.node)
             model = Model("subclassed", site, class_name=class_ref.name)
             model.names.append(class_ref.name)
             declared = kwargs.get("name")
@@ -628,7 +647,7 @@ class Interpreter:
 class CallSite:
     """Everything a catalog handler needs about one call being evaluated."""
 
-    __slots__ = ("interpreter", "node", "frame", "args", "kwargs", "star_kwargs")
+    __slots__ = ("interpreter", "node", "frame", "args", "kwargs", "star_kwargs", "line")
 
     def __init__(self, interpreter: Interpreter, node: cst.Call, frame: Frame, args: list[Any],
                  kwargs: dict[str, Any], star_kwargs: list[Any]) -> None:
@@ -638,10 +657,14 @@ class CallSite:
         self.args = args
         self.kwargs = kwargs
         self.star_kwargs = star_kwargs
+        self.line = interpreter.current_line
 
     @property
     def site(self) -> Site:
-        return Site(self.frame.module, self.node)
+        return Site(self.frame.module, self.node, self.line)
+
+    def site_for(self, node: cst.CSTNode) -> Site:
+        return Site(self.frame.module, node, self.line)
 
     @property
     def module(self) -> "ModuleModel":
@@ -724,38 +747,14 @@ def _fill_and_scalar(left: Any, right: Any) -> tuple[Tensor | None, float | None
     return None, None
 
 
-def _assigned_name(module: "ModuleModel", node: cst.CSTNode) -> str | None:
-    statement = module._top_of.get(id(node))
-    if statement is None:
-        return None
-    # Find the small statement whose value is this node (cheap: only one level deep per block).
-    for small in _small_statements(statement):
+def _assigned_name(module: "ModuleModel", line: cst.SimpleStatementLine | None,
+                   node: cst.CSTNode) -> str | None:
+    for small in line.body if line is not None else ():
         if isinstance(small, cst.Assign) and small.value is node and len(small.targets) == 1:
-            target = small.targets[0].target
-            return module.code_for(target)
+            return module.code_for(small.targets[0].target)
         if isinstance(small, cst.AugAssign) and small is node:
             return module.code_for(small.target)
     return None
-
-
-def _small_statements(node: cst.CSTNode) -> Iterable[cst.CSTNode]:
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        if isinstance(current, cst.SimpleStatementLine):
-            yield from current.body
-        elif isinstance(current, (cst.BaseCompoundStatement, cst.IndentedBlock, cst.Else,
-                                  cst.ExceptHandler, cst.Finally, cst.ClassDef)):
-            for name in ("body", "orelse", "handlers", "finalbody"):
-                child = getattr(current, name, None)
-                if child is None:
-                    continue
-                if isinstance(child, (list, tuple)):
-                    stack.extend(child)
-                elif isinstance(child, cst.IndentedBlock):
-                    stack.extend(child.body)
-                else:
-                    stack.append(child)
 
 
 def _expression_children(node: cst.CSTNode) -> Iterable[cst.BaseExpression]:

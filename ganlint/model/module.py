@@ -76,11 +76,12 @@ class ModuleModel:
         self._source_lines: list[str] | None = None
         # Facts recorded by the interpreter (see ganlint.model.facts).
         self.facts: Any = None
-        self._index_top_statements()
+        self._indexed = False
 
     # -- structure ---------------------------------------------------------------------------
 
     def _index_top_statements(self) -> None:
+        self._indexed = True
         top_of = self._top_of
         line_of = self._line_of
         for statement in self.tree.body:
@@ -112,7 +113,15 @@ class ModuleModel:
             self._statement_offsets = offsets
         return self._statement_offsets
 
-    def range_of(self, node: cst.CSTNode) -> Range:
+    def range_of(self, node: cst.CSTNode, line_hint: cst.SimpleStatementLine | None = None) -> Range:
+        if line_hint is not None:
+            start = self._statement_starts().get(id(line_hint))
+            if start is not None:
+                positions = self._line_positions_for(line_hint, start[0])
+                if node in positions:
+                    return self._range_in_line(node, line_hint, *start)
+        if not self._indexed:
+            self._index_top_statements()
         line = self._line_of.get(id(node))
         if line is not None:
             start = self._statement_starts().get(id(line))
@@ -137,6 +146,14 @@ class ModuleModel:
 
     def _range_in_line(self, node: cst.CSTNode, line: cst.SimpleStatementLine, row: int,
                        column: int) -> Range:
+        positions = self._line_positions_for(line, row)
+        code_range = positions[node]
+        return Range(
+            Position(code_range.start.line + row - 1, code_range.start.column + 1),
+            Position(code_range.end.line + row - 1, code_range.end.column + 1),
+        )
+
+    def _line_positions_for(self, line: cst.SimpleStatementLine, row: int) -> dict:
         positions = self._line_positions.get(id(line))
         if positions is None:
             if self._source_lines is None:
@@ -144,18 +161,16 @@ class ModuleModel:
             source_line = self._source_lines[row - 1] if row - 1 < len(self._source_lines) else ""
             indent = source_line[:len(source_line) - len(source_line.lstrip(" \t"))]
             collector = _PositionCollector()
-            state = PositionProvidingCodegenState(
+            state = _FastPositionState(
                 default_indent=self.tree.default_indent, default_newline=self.tree.default_newline,
                 provider=collector, indent_tokens=[indent] if indent else [])
             line.with_changes(leading_lines=())._codegen(state)
             positions = self._line_positions[id(line)] = collector._computed
-        code_range = positions[node]
-        return Range(
-            Position(code_range.start.line + row - 1, code_range.start.column + 1),
-            Position(code_range.end.line + row - 1, code_range.end.column + 1),
-        )
+        return positions
 
     def _range_in_top_statement(self, node: cst.CSTNode) -> Range:
+        if not self._indexed:
+            self._index_top_statements()
         statement = self._top_of.get(id(node))
         if statement is None:
             if isinstance(node, cst.Module):
@@ -190,6 +205,16 @@ def dotted_name_for(path: Path, root: Path | None) -> str | None:
     if parts and parts[-1] == "__init__":
         parts.pop()
     return ".".join(parts) if parts else None
+
+
+class _FastPositionState(PositionProvidingCodegenState):
+    """LibCST's position-tracking codegen state, minus a regex split for every token."""
+
+    def _update_position(self, value: str) -> None:
+        if "\n" not in value and "\r" not in value:
+            self.column += len(value)
+        else:
+            super()._update_position(value)
 
 
 class _PositionCollector:

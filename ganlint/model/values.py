@@ -41,6 +41,9 @@ class Site:
 
     module: "ModuleModel"
     node: cst.CSTNode
+    # The simple statement line being executed when the node was seen: lets positions be computed
+    # from that one line. A wrong or missing hint only costs a slower lookup.
+    line: Any = field(default=None, compare=False)
 
     def code(self) -> str:
         return self.module.code_for(self.node)
