@@ -17,14 +17,13 @@ import libcst as cst
 
 from ganlint.findings import Finding, Fix, Edit, Position, Range, Related, Severity
 from ganlint.model.module import ModuleModel
-from ganlint.model.project import Project
+from ganlint.model.project import MENTIONS_KERAS, Project
 from ganlint.model.roles import assign_roles
 from ganlint.registry import ALL_RULES, INVALID_SYNTAX
 from ganlint.rule import Report, Rule, RuleContext
 
-# A file that mentions none of these cannot hold Keras GAN code worth a finding; skipping it
-# before parsing is what keeps a repository-wide run cheap.
-PREFILTER = re.compile(rb"keras|tensorflow|GradientTape|apply_gradients|from_logits|_crossentropy")
+# Skipping files that cannot hold Keras GAN code before parsing keeps a repository-wide run cheap.
+PREFILTER = MENTIONS_KERAS
 
 SKIPPED_DIRECTORIES = frozenset({
     "__pycache__", "node_modules", "site-packages", "build", "dist", "venv", ".venv", "env",

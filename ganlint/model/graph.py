@@ -126,8 +126,12 @@ class OutputSource:
 
     activation: Activation
     producer: Op  # the layer or activation op that set the activation
-    model: Model | None
+    models: tuple[Model, ...]  # the models the value passed out of, outermost first
     post_processed: bool  # reshaped/squeezed/indexed between the model and the loss
+
+    @property
+    def model(self) -> Model | None:
+        return self.models[0] if self.models else None
 
 
 def output_source(tensor: Any, depth: int = 0) -> OutputSource | None:
@@ -135,7 +139,6 @@ def output_source(tensor: Any, depth: int = 0) -> OutputSource | None:
     if not isinstance(tensor, Tensor) or depth > 40:
         return None
     post_processed = False
-    model: Model | None = None
     current = tensor
     for _ in range(200):
         op = current.op
@@ -143,11 +146,10 @@ def output_source(tensor: Any, depth: int = 0) -> OutputSource | None:
             inner = op.model
             if not inner.complete or op.head is None or op.head >= len(inner.outputs):
                 return None
-            model = inner if model is None else model
             found = output_source(inner.outputs[op.head], depth + 1)
             if found is None:
                 return None
-            return OutputSource(found.activation, found.producer, model,
+            return OutputSource(found.activation, found.producer, (inner, *found.models),
                                 post_processed or found.post_processed)
         if is_pass_through(current):
             sources = [t for t in current.inputs]
@@ -159,7 +161,7 @@ def output_source(tensor: Any, depth: int = 0) -> OutputSource | None:
                     return None
                 first = found[0]
                 if all(f.activation.name == first.activation.name and f.model is first.model for f in found):
-                    return OutputSource(first.activation, first.producer, first.model, True)
+                    return OutputSource(first.activation, first.producer, first.models, True)
                 return None
             post_processed = True
             current = sources[0]
@@ -167,5 +169,5 @@ def output_source(tensor: Any, depth: int = 0) -> OutputSource | None:
         activation = activation_of(current)
         if activation is None or activation.name == "unknown":
             return None
-        return OutputSource(activation, op, model, post_processed)
+        return OutputSource(activation, op, (), post_processed)
     return None

@@ -27,6 +27,12 @@ if TYPE_CHECKING:
     from ganlint.model.project import Project
 
 _MAX_DEPTH = 10
+# Statements the interpreter may execute for one linted module, its calls into other modules
+# included; past it, calls and not-yet-loaded modules are UNKNOWN. Linear in the module's size so
+# that a huge code base cannot make one file's analysis explode.
+_MIN_BUDGET = 3_000
+_BUDGET_PER_LINE = 10
+_LOAD_COST_PER_LINE = 5
 _MAX_LOOP_ITEMS = 64
 _MISSING = object()
 
@@ -45,6 +51,24 @@ class _Return(Exception):
     pass
 
 
+class LazyMember:
+    """`from models import make_generator`, resolved on first use.
+
+    Executing every imported module at import time would pull in the transitive closure of a
+    large code base; most imported names never matter to a rule.
+    """
+
+    __slots__ = ("interpreter", "path", "name")
+
+    def __init__(self, interpreter: "Interpreter", path: Any, name: str) -> None:
+        self.interpreter = interpreter
+        self.path = path
+        self.name = name
+
+    def resolve(self) -> Any:
+        return self.interpreter.module_member(self.path, self.name)
+
+
 class Frame:
     """Local variables of one execution of a function body (or a module's globals)."""
 
@@ -57,10 +81,12 @@ class Frame:
         self.returns: list[Any] = []
 
     def lookup(self, name: str) -> Any:
-        if name in self.locals:
-            return self.locals[name]
-        if name in self.globals:
-            return self.globals[name]
+        for scope in (self.locals, self.globals):
+            if name in scope:
+                value = scope[name]
+                if isinstance(value, LazyMember):
+                    value = scope[name] = value.resolve()
+                return value
         return catalog.BUILTINS.get(name, UNKNOWN)
 
 
@@ -72,7 +98,8 @@ class Interpreter:
         self._active: list[Any] = []
         self._memo: dict[tuple, Any] = {}
         self._executed_functions: set[int] = set()
-        self._pending_functions: list[FunctionRef] = []
+        self._pending_functions: dict[int, list[FunctionRef]] = {}
+        self.steps_left = 0
         self._instances_by_class: dict[int, Instance] = {}
         self.current_line: cst.SimpleStatementLine | None = None
 
@@ -85,6 +112,8 @@ class Interpreter:
         key = id(module)
         if key in self.module_globals:
             return self.module_globals[key]
+        if self.steps_left <= 0:
+            return {}
         frame = Frame(module, None)
         self.module_globals[key] = frame.locals
         self._executing_modules.add(key)
@@ -98,9 +127,11 @@ class Interpreter:
 
     def analyse(self, module: "ModuleModel") -> None:
         """Execute a module, then every function in it that no call reached, with unknown args."""
+        self.steps_left = max(_MIN_BUDGET, _BUDGET_PER_LINE * module.source.count("\n"))
         self.globals_of(module)
-        while self._pending_functions:
-            function = self._pending_functions.pop(0)
+        pending = self._pending_functions.setdefault(id(module), [])
+        while pending:
+            function = pending.pop(0)
             if id(function.node) in self._executed_functions:
                 continue
             self_value = function.bound_self
@@ -122,6 +153,7 @@ class Interpreter:
             self.exec_statement(statement, frame)
 
     def exec_statement(self, node: cst.CSTNode, frame: Frame) -> None:
+        self.steps_left -= 1
         if isinstance(node, cst.SimpleStatementLine):
             outer, self.current_line = self.current_line, node
             try:
@@ -134,13 +166,14 @@ class Interpreter:
         if isinstance(node, cst.FunctionDef):
             function = FunctionRef(frame.module, node)
             frame.locals[node.name.value] = function
-            self._pending_functions.append(function)
+            self._pending_functions.setdefault(id(frame.module), []).append(function)
         elif isinstance(node, cst.ClassDef):
             class_ref = ClassRef(frame.module, node, [self.eval(arg.value, frame) for arg in node.bases])
             frame.locals[node.name.value] = class_ref
             for item in node.body.body:
                 if isinstance(item, cst.FunctionDef):
-                    self._pending_functions.append(FunctionRef(frame.module, item, None, class_ref))
+                    self._pending_functions.setdefault(id(frame.module), []).append(
+                        FunctionRef(frame.module, item, None, class_ref))
         elif isinstance(node, cst.If):
             self.exec_branches(node, frame)
         elif isinstance(node, (cst.For,)):
@@ -235,8 +268,9 @@ class Interpreter:
         level = len(node.relative)
         if isinstance(node.names, cst.ImportStar):
             target = self.project.resolve_import(frame.module, base, level)
-            if target is not None:
-                frame.locals.update({k: v for k, v in self.globals_of(target).items()
+            module = self.load_module(target) if target is not None else None
+            if module is not None and id(module) not in self._executing_modules:
+                frame.locals.update({k: v for k, v in self.globals_of(module).items()
                                      if not k.startswith("_")})
             return
         for alias in node.names:
@@ -250,15 +284,30 @@ class Interpreter:
             return ModuleRef(target)
         return External(dotted)
 
+    def load_module(self, path: Any) -> "ModuleModel | None":
+        """Parse a user module on first use; charged to the budget like the statements it holds."""
+        if path in self.project.modules:
+            return self.project.modules[path]
+        if self.steps_left <= 0:
+            return None
+        module = self.project.load(path)
+        if module is not None:
+            self.steps_left -= _LOAD_COST_PER_LINE * module.source.count("\n")
+        return module
+
+    def module_member(self, path: Any, name: str) -> Any:
+        module = self.load_module(path)
+        if module is None or id(module) in self._executing_modules:
+            return UNKNOWN  # unreadable, over budget, or an import cycle: stay silent
+        return self.globals_of(module).get(name, UNKNOWN)
+
     def import_member(self, base: str, level: int, name: str, module: "ModuleModel") -> Any:
-        target = self.project.resolve_import(module, base, level)
-        if target is not None:
-            if id(target) in self._executing_modules:
-                return UNKNOWN  # import cycle: stay silent rather than guess
-            return self.globals_of(target).get(name, UNKNOWN)
         submodule = self.project.resolve_import(module, f"{base}.{name}" if base else name, level)
         if submodule is not None:
             return ModuleRef(submodule)
+        target = self.project.resolve_import(module, base, level)
+        if target is not None:
+            return LazyMember(self, target, name)
         if level:
             return UNKNOWN
         return External(f"{base}.{name}" if base else name)
@@ -343,7 +392,7 @@ class Interpreter:
         if isinstance(base, External):
             return External(f"{base.qualname}.{attr}")
         if isinstance(base, ModuleRef):
-            return self.globals_of(base.module).get(attr, UNKNOWN)
+            return self.module_member(base.path, attr)
         if isinstance(base, Instance):
             if attr in base.attrs:
                 return base.attrs[attr]
@@ -540,6 +589,8 @@ class Interpreter:
                       standalone: bool = False, star_kwargs: list[Any] | None = None) -> Any:
         node = function.node
         if len(self._active) >= _MAX_DEPTH or id(node) in self._active:
+            return UNKNOWN
+        if self.steps_left <= 0 and not standalone:
             return UNKNOWN
         key = (id(node), id(function.bound_self), tuple(id(a) for a in args),
                tuple(sorted((k, id(v)) for k, v in kwargs.items())))

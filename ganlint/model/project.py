@@ -5,11 +5,21 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterable
 
+import re
+
 import libcst as cst
 
 from ganlint.model.facts import Facts
 from ganlint.model.interpret import Interpreter
 from ganlint.model.module import ModuleModel
+
+
+# A file that mentions none of these cannot hold Keras GAN code worth a finding: the linter does not
+# parse it, and the program model treats an import of it as a library it knows nothing about.
+MENTIONS_KERAS = re.compile(rb"keras|tensorflow|GradientTape|apply_gradients|from_logits|_crossentropy")
+
+
+_INSTALLED = frozenset({"site-packages", "dist-packages"})
 
 
 class Project:
@@ -26,7 +36,7 @@ class Project:
         self.modules: dict[Path, ModuleModel] = {}
         self.facts: dict[int, Facts] = {}
         self.interpreter = Interpreter(self)
-        self._import_cache: dict[tuple, ModuleModel | None] = {}
+        self._import_cache: dict[tuple, Path | None] = {}
         self._failed: set[Path] = set()
 
     def add(self, path: Path, source: str, tree: cst.Module, display_path: str) -> ModuleModel:
@@ -49,7 +59,8 @@ class Project:
 
     # -- imports -----------------------------------------------------------------------------
 
-    def resolve_import(self, importer: ModuleModel, dotted: str, level: int) -> ModuleModel | None:
+    def resolve_import(self, importer: ModuleModel, dotted: str, level: int) -> Path | None:
+        """The file of a user module the import names, without reading it; None for libraries."""
         importer_path = self._path_of(importer)
         key = (importer_path, dotted, level)
         if key in self._import_cache:
@@ -57,11 +68,17 @@ class Project:
         found = None
         if importer_path is not None:
             for candidate in self._candidates(importer_path, dotted, level):
-                found = self._load(candidate)
-                if found is not None:
+                if _INSTALLED.intersection(candidate.parts):
+                    continue  # an installed library, not the user's own code
+                if candidate in self.modules or (candidate not in self._failed and candidate.is_file()):
+                    found = candidate
                     break
         self._import_cache[key] = found
         return found
+
+    def load(self, path: Path) -> ModuleModel | None:
+        """The parsed module at ``path`` (parsed once), or None if it cannot be used."""
+        return self._load(path)
 
     def _path_of(self, module: ModuleModel) -> Path | None:
         return getattr(module, "file_path", None)
@@ -94,7 +111,11 @@ class Project:
         if path in self._failed or not path.is_file():
             return None
         try:
-            source = path.read_text(encoding="utf-8")
+            data = path.read_bytes()
+            if not MENTIONS_KERAS.search(data):
+                self._failed.add(path)
+                return None
+            source = data.decode("utf-8-sig")
             tree = cst.parse_module(source)
         except (OSError, UnicodeDecodeError, cst.ParserSyntaxError):
             self._failed.add(path)

@@ -243,4 +243,6 @@ class Instance:
 
 @dataclass(eq=False)
 class ModuleRef:
-    module: "ModuleModel"
+    """A user module by path; parsed and executed only when one of its names is used."""
+
+    path: Any

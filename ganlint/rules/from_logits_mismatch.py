@@ -116,17 +116,19 @@ class FromLogitsMismatch(Rule):
             source = output_source(use.prediction)
             if source is None or source.model is None:
                 continue
+            # Name the network the output comes from (the discriminator inside a combined model).
+            model = next((m for m in reversed(source.models) if context.role_of(m) != "unknown"), source.model)
             activation = source.activation.name
             if loss.expects == "logits" and activation in PROBABILITY_ACTIVATIONS:
-                problem = (f"expects logits, but `{source.model.display_name}` already applies "
+                problem = (f"expects logits, but `{model.display_name}` already applies "
                            f"`{activation}` at its output: the output is squashed twice")
             elif loss.expects == "probabilities" and activation == "linear":
-                problem = (f"expects probabilities, but `{source.model.display_name}` ends in a "
+                problem = (f"expects probabilities, but `{model.display_name}` ends in a "
                            f"linear layer: logits outside [1e-7, 1-1e-7] get a zero gradient; "
                            f"pass `from_logits=True`")
             else:
                 continue
-            key = (id(loss.site.node), id(source.model), id(source.producer))
+            key = (id(loss.site.node), id(model), id(source.producer))
             if key in reported:
                 continue
             reported.add(key)
@@ -134,9 +136,9 @@ class FromLogitsMismatch(Rule):
             layer = source.producer.layer
             related = []
             if source.activation.site is not None and not source.activation.implicit:
-                related.append((source.activation.site, f"`{activation}` output of `{source.model.display_name}`"))
+                related.append((source.activation.site, f"`{activation}` output of `{model.display_name}`"))
             elif producer_site is not None:
-                related.append((producer_site, f"output layer of `{source.model.display_name}`"))
+                related.append((producer_site, f"output layer of `{model.display_name}`"))
             if use.site.node is not loss.site.node:
                 related.append((use.site, "the loss is applied to the model's output here"))
             name = f"`{loss.variable}`" if loss.variable else f"`{loss.kind}`"
@@ -146,7 +148,7 @@ class FromLogitsMismatch(Rule):
                 related=tuple(related),
                 subject={
                     "loss": {"kind": loss.kind, "from_logits": loss.from_logits, "variable": loss.variable},
-                    "model": context.model_subject(source.model),
+                    "model": context.model_subject(model),
                     "output": {"kind": layer.kind if layer is not None else "activation",
                                "activation": activation},
                     "expects": loss.expects,
