@@ -223,7 +223,7 @@ class Interpreter:
         for name in after_body.keys() | after_else.keys():
             in_body = after_body.get(name, _MISSING)
             in_else = after_else.get(name, _MISSING)
-            if in_body is in_else or in_else is _MISSING:
+            if _same(in_body, in_else) or in_else is _MISSING:
                 names[name] = in_body
             elif in_body is _MISSING:
                 names[name] = in_else
@@ -750,6 +750,11 @@ class CallSite:
                 return found
         positional = [a for a in self.node.args if a.keyword is None and not a.star]
         return positional[index].value if index < len(positional) else None
+
+
+def _same(left: Any, right: Any) -> bool:
+    return left is right or (isinstance(left, Const) and isinstance(right, Const)
+                             and type(left.value) is type(right.value) and left.value == right.value)
 
 
 def _dotted(node: cst.BaseExpression) -> str:

@@ -8,7 +8,8 @@ that a reader can follow a decision: a role needs 3 points and must beat the oth
   `discriminator`, `disc`, `critic`, `netd`;
 - usage (+3): the model consumes another model's output (`D(G(z))`: D), or feeds another model
   (G); a model called on random noise (+2 for G);
-- shape (+1): one output unit (D), or a flat noise vector in and a wider or image output out (G);
+- shape (+1): one output unit (D), or a flat noise vector in and an image (upsampling, Reshape)
+  or a much wider output out (G);
 - pair (+1): the same project also holds a model with the opposite name evidence.
 """
 
@@ -48,6 +49,22 @@ def _name_role(model: Model) -> str | None:
     if discriminator and not generator:
         return DISCRIMINATOR
     return None
+
+
+_UPSAMPLING = frozenset({"Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose", "UpSampling1D",
+                         "UpSampling2D", "UpSampling3D", "Convolution2DTranspose"})
+
+
+def _looks_like_generator(model: Model) -> bool:
+    """A flat vector in and something much bigger or image-shaped out."""
+    if model.input_shape is None or len(model.input_shape) != 1:
+        return False
+    layers = ordered_layers(model)
+    if any(layer.kind in _UPSAMPLING for layer in layers) or (layers and layers[-1].kind == "Reshape"):
+        return True
+    units = _output_units(model)
+    width = model.input_shape[0]
+    return isinstance(units, int) and isinstance(width, int) and units >= 4 * width
 
 
 def _output_units(model: Model) -> int | None:
@@ -92,9 +109,9 @@ def assign_roles(models: Iterable[Model]) -> dict[int, RoleEvidence]:
         if units == 1:
             d += 1
             evidence.discriminator.append("one output unit")
-        elif model.input_shape is not None and len(model.input_shape) == 1 and units not in (None, 1):
+        elif _looks_like_generator(model):
             g += 1
-            evidence.generator.append("flat input vector")
+            evidence.generator.append("a flat vector in, an image or a much wider output out")
         if g >= _THRESHOLD and g > d:
             evidence.role = GENERATOR
         elif d >= _THRESHOLD and d > g:
