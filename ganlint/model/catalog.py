@@ -15,7 +15,7 @@ from ganlint.model.names import short
 from ganlint.model.values import (
     UNKNOWN, Activation, Const, External, FunctionRef, Gradients, GradsAndVars, Instance, Layer,
     LayerRef, Loss, LossRef, Mapping_, Model, ModelRef, Op, Optimizer, OptimizerRef, Sequence_,
-    Site, Tape, Tensor,
+    Site, Tape, Tensor, ModelVariables,
 )
 
 if TYPE_CHECKING:
@@ -472,15 +472,20 @@ def call_member(base: Any, attr: str, call: "CallSite") -> Any:
     if isinstance(base, OptimizerRef):
         if attr in ("apply_gradients", "apply", "minimize"):
             gradients: Any = None
+            variables: Any = UNKNOWN
             if attr == "apply_gradients":
                 pairs = call.arg(0, "grads_and_vars")
                 gradients = pairs.gradients if isinstance(pairs, GradsAndVars) else UNKNOWN
-            elif attr == "apply":
-                gradients = call.arg(0, "grads")
-                if not isinstance(gradients, Gradients):
-                    gradients = UNKNOWN
+                model = pairs.model if isinstance(pairs, GradsAndVars) else None
+            else:
+                if attr == "apply":
+                    gradients = call.arg(0, "grads")
+                    if not isinstance(gradients, Gradients):
+                        gradients = UNKNOWN
+                variables = call.arg(1, "trainable_variables" if attr == "apply" else "var_list")
+                model = variables.model if isinstance(variables, ModelVariables) else None
             call.facts.gradient_applications.append(
-                GradientApplication(call.site, attr, base.optimizer, gradients))
+                GradientApplication(call.site, attr, base.optimizer, gradients, model))
             return Const(None)
         if attr == "build":
             return Const(None)
@@ -610,7 +615,8 @@ def call_external(name: str, call: "CallSite") -> Any:
 
 def _builtin_zip(call: "CallSite") -> Any:
     if call.args and isinstance(call.args[0], Gradients):
-        return GradsAndVars(call.args[0])
+        variables = call.args[1] if len(call.args) > 1 else UNKNOWN
+        return GradsAndVars(call.args[0], variables.model if isinstance(variables, ModelVariables) else None)
     return UNKNOWN
 
 

@@ -18,7 +18,8 @@ from ganlint.model.facts import GradientApplication, LossUse, ZeroScaling
 from ganlint.model.names import canonical
 from ganlint.model.values import (
     UNKNOWN, Activation, ClassRef, Const, External, FunctionRef, Gradients, GradsAndVars,
-    Instance, Layer, LayerRef, Loss, LossRef, Mapping_, Model, ModelRef, ModuleRef, Op, Optimizer,
+    Instance, Layer, LayerRef, Loss, LossRef, Mapping_, Model, ModelRef, ModelVariables, ModuleRef, Op,
+    Optimizer,
     OptimizerRef, Sequence_, Site, Tape, Tensor,
 )
 
@@ -400,14 +401,21 @@ class Interpreter:
             if method is not None:
                 return FunctionRef(base.class_ref.module, method, base, base.class_ref)
             if base.model is not None:
-                return Member(ModelRef(base.model), attr)
+                return self._eval_attribute_of_model(base.model, attr)
             return UNKNOWN
         if isinstance(base, ClassRef):
             method = _find_method(base, attr)
             return FunctionRef(base.module, method, None, base) if method is not None else UNKNOWN
-        if isinstance(base, (ModelRef, LayerRef, OptimizerRef, LossRef, Tape, Tensor)):
+        if isinstance(base, ModelRef):
+            return self._eval_attribute_of_model(base.model, attr)
+        if isinstance(base, (LayerRef, OptimizerRef, LossRef, Tape, Tensor)):
             return Member(base, attr)
         return UNKNOWN
+
+    def _eval_attribute_of_model(self, model: Model, attr: str) -> Any:
+        if attr in ("trainable_variables", "trainable_weights", "variables", "weights"):
+            return ModelVariables(model)
+        return Member(ModelRef(model), attr)
 
     def _eval_constant(self, node: cst.BaseExpression, frame: Frame) -> Any:
         if isinstance(node, cst.SimpleString):

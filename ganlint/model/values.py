@@ -207,6 +207,14 @@ class Gradients:
 @dataclass(eq=False)
 class GradsAndVars:
     gradients: Any
+    model: "Model | None" = None  # whose variables the gradients are paired with
+
+
+@dataclass(eq=False)
+class ModelVariables:
+    """`model.trainable_variables` (or `_weights`, `variables`)."""
+
+    model: Model
 
 
 @dataclass(eq=False)

@@ -160,5 +160,5 @@ class MissingGradientClipping(Rule):
                     f"no `clipnorm`/`global_clipnorm`/`clipvalue` and the gradients are not clipped",
                     related=((optimizer.site, f"optimizer `{label}` created here"),),
                     subject={"optimizer": {"variable": optimizer.variable, "kind": optimizer.kind},
-                             "model": None, "call": first.method},
+                             "model": context.model_subject(first.variables_of), "call": first.method},
                 )
