@@ -5,7 +5,10 @@ ordinary Python files (the standard library), then prints:
 
 - the time to read and parse every file with LibCST, and to run `ganlint check` on them (in
   process, cache off), on the whole corpus and on the GAN scripts alone;
-- the wall time of `ganlint check` on a single file, as a user runs it (a fresh process).
+- the wall time of `ganlint check` on a single file, as a user runs it (a fresh process);
+- the whole corpus with the results cache cold (no `.ganlint_cache/`) and warm (a second run),
+  in process and as a fresh `ganlint check` process, and with `--jobs 1` against all cores
+  (cache off); both pairs must report identical findings.
 
 Run: python benchmarks/lint_bench.py [--copies 8] [--ordinary 400] [--repeat 3]
 """
@@ -29,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from ganlint import api  # noqa: E402
 from ganlint.engine import Linter  # noqa: E402
+from ganlint.runner import RunOptions, available_cores  # noqa: E402
 
 
 def build_corpus(target: Path, copies: int, ordinary: int) -> tuple[list[Path], list[Path]]:
@@ -91,6 +95,54 @@ def single_file_wall(path: Path, repeat: int) -> float:
     return statistics.median(times)
 
 
+def cache_and_jobs(folder: Path, repeat: int) -> None:
+    """Cold against warm cache, and one process against all cores, on the whole corpus."""
+    (folder / "pyproject.toml").write_text("[tool.ganlint]\n", encoding="utf-8")  # the cache lives here
+    cache = folder / ".ganlint_cache"
+
+    def timed(options: RunOptions) -> tuple[float, list]:
+        start = time.perf_counter()
+        result = api.check_paths([str(folder)], options=options)
+        return time.perf_counter() - start, [f.to_json() for f in result.findings]
+
+    timed(RunOptions(cache=False))  # imports and the engine fingerprint, outside the timings
+    cold, warm = [], []
+    for _ in range(repeat):
+        shutil.rmtree(cache, ignore_errors=True)  # the benchmark's own temporary corpus
+        cold_time, cold_findings = timed(RunOptions(cache=True, jobs=1))
+        warm_time, warm_findings = timed(RunOptions(cache=True, jobs=1))
+        assert warm_findings == cold_findings, "the cache changed the findings"
+        cold.append(cold_time)
+        warm.append(warm_time)
+    print(f"cache, in process: cold {min(cold):.3f}s, warm {min(warm):.3f}s "
+          f"(warm/cold {min(warm) / min(cold):.3f}; {len(cold_findings)} findings)")
+
+    def cli() -> float:
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "ganlint", "check", "--exit-zero", "--jobs", "1", str(folder)],
+                       cwd=ROOT, capture_output=True, check=True)
+        return time.perf_counter() - start
+
+    cold_cli, warm_cli = [], []
+    for _ in range(repeat):
+        shutil.rmtree(cache, ignore_errors=True)
+        cold_cli.append(cli())
+        warm_cli.append(cli())
+    print(f"cache, fresh process: cold {min(cold_cli):.3f}s, warm {min(warm_cli):.3f}s wall "
+          f"(warm/cold {min(warm_cli) / min(cold_cli):.3f})")
+
+    cores = available_cores()
+    serial, parallel = [], []
+    for _ in range(repeat):
+        serial_time, serial_findings = timed(RunOptions(cache=False, jobs=1))
+        parallel_time, parallel_findings = timed(RunOptions(cache=False, jobs=cores))
+        assert parallel_findings == serial_findings, "worker processes changed the findings"
+        serial.append(serial_time)
+        parallel.append(parallel_time)
+    print(f"jobs, cache off: --jobs 1 {min(serial):.3f}s, --jobs {cores} {min(parallel):.3f}s "
+          f"(speed-up {min(serial) / min(parallel):.2f}x)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--copies", type=int, default=8)
@@ -115,6 +167,7 @@ def main() -> None:
         single = gan_files[0]
         wall = single_file_wall(single, options.repeat)
         print(f"single file ({single.name}, fresh process): {wall:.3f}s wall")
+        cache_and_jobs(Path(folder), options.repeat)
 
 
 if __name__ == "__main__":

@@ -5,24 +5,33 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
+from ganlint import runner
+from ganlint.config import ConfigError, Overrides
 from ganlint.engine import CheckResult, FileError, Linter, SourceFile, discover
 from ganlint.findings import Finding
+from ganlint.runner import RunOptions
 
-__all__ = ["CheckResult", "FileError", "Finding", "check_paths", "check_source"]
-
-
-def check_paths(paths: Sequence[str], linter: Linter | None = None) -> CheckResult:
-    """Lint files and folders (recursively over ``*.py``)."""
-    files, errors = discover(paths)
-    # Folders named on the command line are where the user's own modules are looked up.
-    roots = [Path(p) for p in paths if Path(p).is_dir()]
-    result = (linter or Linter()).check_files(files, roots)
-    result.errors[:0] = errors
-    return result
+__all__ = ["CheckResult", "ConfigError", "FileError", "Finding", "Overrides", "RunOptions", "check_paths",
+           "check_source"]
 
 
-def check_source(source: str, filename: str = "<stdin>", linter: Linter | None = None) -> CheckResult:
-    """Lint one in-memory source; ``filename`` names it in findings and anchors its imports."""
-    path = Path(filename)
-    file = SourceFile(path, filename, text=source)
-    return (linter or Linter()).check_files([file], [path.parent])
+def check_paths(paths: Sequence[str], linter: Linter | None = None, *,
+                options: RunOptions | None = None) -> CheckResult:
+    """Lint files and folders (recursively over ``*.py``).
+
+    With ``linter``, exactly its rules run on every file and no configuration is read (unless
+    ``options`` says otherwise). Without, each file gets the settings of its `pyproject.toml`
+    (raises :class:`ConfigError`). ``options`` also turn on the cache and worker processes.
+    """
+    if options is None:
+        options = RunOptions(use_config=linter is None)
+    return runner.run(list(paths), options, linter)
+
+
+def check_source(source: str, filename: str = "<stdin>", linter: Linter | None = None, *,
+                 options: RunOptions | None = None) -> CheckResult:
+    """Lint one in-memory source; ``filename`` names it in findings, anchors its imports and
+    picks its `pyproject.toml`."""
+    if options is None:
+        options = RunOptions(use_config=linter is None)
+    return runner.run([filename], options, linter, sources={filename: source})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
@@ -10,9 +11,19 @@ from ganlint import __version__, api
 from ganlint.engine import Linter
 from ganlint.findings import Severity
 from ganlint.output import RENDERERS
+from ganlint.config import ConfigError, Overrides, Resolver, describe
 from ganlint.registry import ALL_RULES, INVALID_SYNTAX, matching
+from ganlint.runner import RunOptions, available_cores
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+
+
+def _overrides(config: str | None, select: str | None, ignore: str | None, fail_on: str | None) -> Overrides:
+    def split(value: str | None) -> tuple[str, ...] | None:
+        return tuple(item.strip() for item in value.split(",") if item.strip()) if value is not None else None
+
+    return Overrides(config=Path(config) if config else None, select=split(select), ignore=split(ignore),
+                     fail_on=Severity.parse(fail_on) if fail_on else None)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -21,57 +32,62 @@ def main() -> None:
     """Static checks and runtime verdicts for Keras GAN training code."""
 
 
-def _selected_rules(select: str | None, ignore: str | None) -> tuple[list, bool]:
-    codes = {INVALID_SYNTAX[0], *(rule.CODE for rule in ALL_RULES)}
-    chosen = set(codes)
-    if select:
-        chosen = set()
-        for item in select.split(","):
-            found = matching(item)
-            if not found:
-                raise click.BadParameter(f"unknown rule selector {item!r}", param_hint="--select")
-            chosen.update(found)
-    if ignore:
-        for item in ignore.split(","):
-            found = matching(item)
-            if not found:
-                raise click.BadParameter(f"unknown rule selector {item!r}", param_hint="--ignore")
-            chosen.difference_update(found)
-    rules = [rule() for rule in ALL_RULES if rule.CODE in chosen]
-    return rules, INVALID_SYNTAX[0] in chosen
-
-
 @main.command()
 @click.argument("paths", nargs=-1, required=True)
 @click.option("--format", "output_format", type=click.Choice(sorted(RENDERERS)), default="text",
               show_default=True, help="Output format.")
 @click.option("--select", help="Comma-separated codes, prefixes (GAN3) or names to enable.")
 @click.option("--ignore", help="Comma-separated codes, prefixes or names to disable.")
-@click.option("--fail-on", type=click.Choice(["error", "warning", "info"]), default="warning",
-              show_default=True, help="Lowest severity that makes the exit code 1.")
+@click.option("--fail-on", type=click.Choice(["error", "warning", "info"]), default=None,
+              help="Lowest severity that makes the exit code 1 [default: `fail-on` from the config, else warning].")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when findings are reported.")
 @click.option("--stdin-filename", help="The name of the file read from `-` (for output and imports).")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False),
+              help="The pyproject.toml to use for every file (default: the nearest one above each file).")
+@click.option("--no-cache", is_flag=True, help="Neither read nor write .ganlint_cache/.")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
+              help="Worker processes [default: the number of cores; 1 lints in this process].")
 def check(paths: tuple[str, ...], output_format: str, select: str | None, ignore: str | None,
-          fail_on: str, exit_zero: bool, stdin_filename: str | None) -> None:
+          fail_on: str | None, exit_zero: bool, stdin_filename: str | None, config_path: str | None,
+          no_cache: bool, jobs: int | None) -> None:
     """Lint PATHS (files or folders; `-` reads standard input)."""
-    rules, invalid_syntax = _selected_rules(select, ignore)
-    linter = Linter(rules)
-    linter.report_invalid_syntax = invalid_syntax
-    if paths == ("-",):
-        result = api.check_source(sys.stdin.read(), stdin_filename or "<stdin>", linter)
-    else:
-        result = api.check_paths(list(paths), linter)
+    options = RunOptions(overrides=_overrides(config_path, select, ignore, fail_on), cache=not no_cache,
+                         jobs=jobs or available_cores())
+    try:
+        if paths == ("-",):
+            result = api.check_source(sys.stdin.read(), stdin_filename or "<stdin>", options=options)
+        else:
+            result = api.check_paths(list(paths), options=options)
+    except ConfigError as error:
+        click.echo(f"ganlint: error: {error}", err=True)
+        sys.exit(EXIT_ERROR)
     click.echo(RENDERERS[output_format](result.findings), nl=False)
     for error in result.errors:
         click.echo(str(error), err=True)
-    threshold = Severity.parse(fail_on)
-    failing = [f for f in result.findings if f.severity >= threshold]
+    failing = result.failing(Severity.parse(fail_on) if fail_on else None)
     if output_format == "text":
         summary = f"Found {len(result.findings)} finding(s) in {result.files_checked} file(s)."
         click.echo(summary, err=True)
     if result.errors:
         sys.exit(EXIT_ERROR)
     sys.exit(EXIT_FINDINGS if failing and not exit_zero else EXIT_CLEAN)
+
+
+@main.command("config")
+@click.argument("path", default=".", type=click.Path())
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="Use this pyproject.toml.")
+@click.option("--select", help="As for `check`: show its effect.")
+@click.option("--ignore", help="As for `check`: show its effect.")
+@click.option("--fail-on", type=click.Choice(["error", "warning", "info"]), default=None, help="As for `check`.")
+def config_command(path: str, config_path: str | None, select: str | None, ignore: str | None,
+                   fail_on: str | None) -> None:
+    """Show the settings that apply to PATH (a file or folder) and why each rule is on or off."""
+    try:
+        settings = Resolver(_overrides(config_path, select, ignore, fail_on)).settings_for(Path(path))
+    except ConfigError as error:
+        click.echo(f"ganlint: error: {error}", err=True)
+        sys.exit(EXIT_ERROR)
+    click.echo(describe(settings, Path(path)), nl=False)
 
 
 @main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})

@@ -11,16 +11,19 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 import libcst as cst
 
+from ganlint import suppress
 from ganlint.findings import Finding, Fix, Edit, Position, Range, Related, Severity
 from ganlint.model.module import ModuleModel
 from ganlint.model.project import MENTIONS_KERAS, Project
-from ganlint.model.roles import assign_roles
+from ganlint.model.roles import _name_role, assign_roles
+from ganlint.model.values import Model
 from ganlint.registry import ALL_RULES, INVALID_SYNTAX
 from ganlint.rule import Report, Rule, RuleContext
+from ganlint.rules.unused_suppression import UnusedSuppression
 
 # Skipping files that cannot hold Keras GAN code before parsing keeps a repository-wide run cheap.
 PREFILTER = MENTIONS_KERAS
@@ -48,6 +51,14 @@ class CheckResult:
     errors: list[FileError] = field(default_factory=list)
     files_checked: int = 0
     files_parsed: int = 0
+    fail_on: dict[str, Severity] = field(default_factory=dict)  # per file, from its configuration
+    cached: int = 0  # components served from the cache
+    processes: int = 0  # worker processes started
+
+    def failing(self, threshold: Severity | None = None) -> list[Finding]:
+        """Findings at or above ``threshold``, else at or above their file's `fail-on`."""
+        return [f for f in self.findings
+                if f.severity >= (threshold or self.fail_on.get(f.filename, Severity.WARNING))]
 
 
 @dataclass
@@ -56,6 +67,7 @@ class SourceFile:
     display: str  # how it is named in output
     text: str | None = None
     error: FileError | None = None
+    settings: Any = None  # ganlint.config.Settings from the file's pyproject.toml; None: the Linter's rules
 
 
 def discover(paths: Sequence[str]) -> tuple[list[SourceFile], list[FileError]]:
@@ -120,9 +132,27 @@ class Linter:
         self.rules = list(rules) if rules is not None else [rule() for rule in ALL_RULES]
         self.report_invalid_syntax = True
 
+    def rules_for(self, file: SourceFile) -> Sequence[Rule]:
+        """The rules run on ``file``: its configuration's, else this linter's."""
+        return file.settings.rules() if file.settings is not None else self.rules
+
+    def enabled_for(self, file: SourceFile) -> frozenset[str]:
+        """The codes that may be reported in ``file`` (after `per-file-ignores`)."""
+        if file.settings is not None:
+            return file.settings.enabled_for(file.path)
+        codes = {rule.CODE for rule in self.rules}
+        if self.report_invalid_syntax:
+            codes.add(INVALID_SYNTAX[0])
+        return frozenset(codes)
+
     def check_files(self, files: Sequence[SourceFile], roots: Sequence[Path] = ()) -> CheckResult:
+        return self.finish(self.prepare(files, roots))
+
+    def prepare(self, files: Sequence[SourceFile], roots: Sequence[Path] = ()) -> "Prepared":
+        """Read, parse and analyse: everything before the models' roles are decided."""
         result = CheckResult()
         project = Project(roots)
+        prepared = Prepared(result, project)
         linted: list[ModuleModel] = []
         for file in files:
             result.files_checked += 1
@@ -140,24 +170,73 @@ class Linter:
                 file.text = text
             elif not PREFILTER.search(file.text.encode("utf-8", "surrogatepass")):
                 continue
+            reported = len(result.findings)
             module = self.parse(file, project, result)
+            if module is None:  # an `invalid-syntax` finding (or none), to be suppressed like the rest
+                prepared.raw.append((file, result.findings[reported:]))
+                prepared.unparsed.add(id(file))
+            del result.findings[reported:]
             if module is not None:
                 linted.append(module)
+                prepared.file_of[id(module)] = file
         for module in list(linted):
             try:
                 project.analyse(module)
             except RecursionError:
                 result.errors.append(FileError(module.path, "internal error: code nested too deeply to analyse"))
                 linted.remove(module)
+        prepared.linted = linted
+        return prepared
+
+    def finish(self, prepared: "Prepared", named_roles: Iterable[str] = ()) -> CheckResult:
+        """Decide roles, run the rules, apply suppressions.
+
+        ``named_roles`` are the roles that models of *other* files of the run are named for
+        (a project with a model named `discriminator` makes a `generator` more likely one): a
+        worker that holds only part of a run gets them from the others.
+        """
+        result, project = prepared.result, prepared.project
         all_models = [model for facts in project.facts.values() for model in facts.models]
-        roles = assign_roles(all_models)
-        for module in linted:
+        missing = set(named_roles) - prepared.named_roles()
+        phantoms = [Model(kind="phantom", site=None, names=[role]) for role in sorted(missing)]  # type: ignore[arg-type]
+        roles = assign_roles(all_models + phantoms)
+        for module in prepared.linted:
+            file = prepared.file_of[id(module)]
             context = RuleContext(module, project, roles)
-            for rule in self.rules:
-                for report in rule.check(context):
-                    result.findings.append(to_finding(rule, report))
+            findings = [to_finding(rule, report) for rule in self.rules_for(file) for report in rule.check(context)]
+            prepared.raw.append((file, findings))
+        sources = {module.path: module.source for module in project.modules.values()}
+        for file, findings in prepared.raw:
+            result.findings.extend(self.suppressed(file, findings, sources, id(file) not in prepared.unparsed))
         result.findings.sort(key=Finding.sort_key)
         return result
+
+    def suppressed(self, file: SourceFile, findings: list[Finding], sources: dict[str, str],
+                   parsed: bool = True) -> list[Finding]:
+        """``findings`` of ``file`` less those turned off for it or suppressed by a comment,
+        plus `GAN901 unused-suppression` reports (in a file that did not parse, no rule ran, so
+        only a suppression of `invalid-syntax` can be unused)."""
+        enabled = self.enabled_for(file)
+        findings = [f for f in findings if f.code in enabled]
+        kept: list[Finding] = []
+        by_file: dict[str, list[Finding]] = {}
+        for finding in findings:
+            by_file.setdefault(finding.filename, []).append(finding)
+        own = None
+        for filename, group in by_file.items():
+            source = file.text if filename == file.display else sources.get(filename)
+            found = suppress.scan(source or "")
+            if filename == file.display:
+                own = found
+            kept.extend(suppress.apply(group, found))
+        if file.display not in by_file:
+            own = suppress.scan(file.text or "")
+        if own is not None and UnusedSuppression.CODE in enabled:
+            checked = enabled if parsed else enabled & {INVALID_SYNTAX[0]}
+            unused = UnusedSuppression().findings(
+                file.display, suppress.problems(own, checked, frozenset({UnusedSuppression.CODE})))
+            kept.extend(f for f in unused if not suppress.is_suppressed_explicitly(f, own))
+        return kept
 
     def parse(self, file: SourceFile, project: Project, result: CheckResult) -> ModuleModel | None:
         try:
@@ -171,6 +250,23 @@ class Linter:
             return None
         result.files_parsed += 1
         return project.add(file.path, file.text, tree, file.display)  # type: ignore[arg-type]
+
+
+@dataclass
+class Prepared:
+    """A run after parsing and analysis (see `Linter.prepare`)."""
+
+    result: CheckResult
+    project: Project
+    linted: list[ModuleModel] = field(default_factory=list)
+    file_of: dict[int, SourceFile] = field(default_factory=dict)
+    raw: list[tuple[SourceFile, list[Finding]]] = field(default_factory=list)
+    unparsed: set[int] = field(default_factory=set)  # ids of files that did not parse
+
+    def named_roles(self) -> frozenset[str]:
+        """The roles the models of these files are named for (`generator`, `discriminator`)."""
+        return frozenset(role for facts in self.project.facts.values() for model in facts.models
+                         if (role := _name_role(model)) is not None)
 
 
 def invalid_syntax(filename: str, error: cst.ParserSyntaxError, source: str) -> Finding:

@@ -48,6 +48,10 @@ class Position:
     def to_json(self) -> dict[str, int]:
         return {"row": self.row, "column": self.column}
 
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "Position":
+        return cls(int(data["row"]), int(data["column"]))
+
 
 @dataclass(frozen=True)
 class Range:
@@ -56,6 +60,10 @@ class Range:
 
     def to_json(self) -> dict[str, Any]:
         return {"location": self.start.to_json(), "end_location": self.end.to_json()}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "Range":
+        return cls(Position.from_json(data["location"]), Position.from_json(data["end_location"]))
 
 
 @dataclass(frozen=True)
@@ -67,6 +75,10 @@ class Edit:
 
     def to_json(self) -> dict[str, Any]:
         return {"content": self.content, **self.range.to_json()}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "Edit":
+        return cls(Range.from_json(data), data["content"])
 
 
 @dataclass(frozen=True)
@@ -82,6 +94,11 @@ class Fix:
             "edits": [edit.to_json() for edit in self.edits],
         }
 
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "Fix":
+        return cls(Applicability(data["applicability"]), data["message"],
+                   tuple(Edit.from_json(edit) for edit in data["edits"]))
+
 
 @dataclass(frozen=True)
 class Related:
@@ -93,6 +110,10 @@ class Related:
 
     def to_json(self) -> dict[str, Any]:
         return {"message": self.message, "filename": self.filename, **self.range.to_json()}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "Related":
+        return cls(data["message"], data["filename"], Range.from_json(data))
 
 
 RULES_URL = "https://github.com/ganlint/ganlint/blob/main/rules/{code}-{name}.md"
@@ -151,3 +172,14 @@ class Finding:
         if self.cell is not None:
             data["cell"] = self.cell
         return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "Finding":
+        """The inverse of :meth:`to_json` (``url`` is derived, so it is not read back)."""
+        return cls(
+            code=data["code"], name=data["name"], severity=Severity.parse(data["severity"]),
+            message=data["message"], filename=data["filename"], range=Range.from_json(data),
+            related=tuple(Related.from_json(item) for item in data.get("related", ())),
+            fix=Fix.from_json(data["fix"]) if data.get("fix") else None,
+            subject=dict(data.get("subject") or {}), cell=data.get("cell"),
+        )

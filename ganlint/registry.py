@@ -9,12 +9,14 @@ from ganlint.rules.from_logits_mismatch import FromLogitsMismatch
 from ganlint.rules.label_smoothing_on_zeros import LabelSmoothingOnZeros
 from ganlint.rules.missing_gradient_clipping import MissingGradientClipping
 from ganlint.rules.saturating_hidden_activation import SaturatingHiddenActivation
+from ganlint.rules.unused_suppression import UnusedSuppression
 
 ALL_RULES: tuple[type[Rule], ...] = (
     SaturatingHiddenActivation,
     FromLogitsMismatch,
     LabelSmoothingOnZeros,
     MissingGradientClipping,
+    UnusedSuppression,
 )
 
 # Findings the engine itself produces; they have codes so they can be selected and suppressed.

@@ -1,13 +1,21 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Iterator
 
 from ganlint.findings import Severity
+from ganlint.model.catalog import _ACTIVATION_ALIASES as ACTIVATION_ALIASES
 from ganlint.model.graph import activation_sites, classify, ordered_layers
 from ganlint.model.roles import DISCRIMINATOR, GENERATOR
 from ganlint.model.values import SATURATING_ACTIVATIONS
 from ganlint.rule import Invalid, Report, Rule, RuleContext, Valid
 
+# The message's reason, for the activations counted by default; others (configured) get none.
+_DERIVATIVE = {
+    "sigmoid": " (derivative at most 0.25)",
+    "hard_sigmoid": " (derivative at most 0.25)",
+    "tanh": " (derivative at most 1, near 0 once saturated)",
+}
 _PREAMBLE = "import tensorflow as tf\nfrom tensorflow import keras\nfrom tensorflow.keras import layers\n"
 _DISCRIMINATOR = (
     "def make_discriminator():\n"
@@ -29,6 +37,9 @@ class SaturatingHiddenActivation(Rule):
     It does not flag the output layer (also when only `Reshape`, `Flatten`, `Cropping` or
     `Dropout` follow it), the internal gates of LSTM/GRU layers, a sigmoid used as a
     multiplicative gate (squeeze-excitation, attention), or models that are not part of a GAN.
+
+    Which activations count as saturating is an option, e.g. in `pyproject.toml`:
+    `[tool.ganlint.rules.GAN101]` `activations = ["sigmoid", "hard_sigmoid", "tanh"]` (the default).
 
     ## Why is this bad?
     The derivative of a sigmoid is at most 0.25, so every sigmoid layer the gradient passes through
@@ -69,6 +80,22 @@ class SaturatingHiddenActivation(Rule):
     SEVERITY = Severity.WARNING
     SUMMARY = "sigmoid/tanh in a hidden layer of a generator or discriminator"
     PROBES = ("gradient_attenuation", "activation_saturation")
+
+    @dataclass(frozen=True)
+    class Options:
+        """`[tool.ganlint.rules.GAN101]`: which activations count as saturating."""
+
+        activations: tuple[str, ...] = tuple(sorted(SATURATING_ACTIVATIONS))
+
+        def __post_init__(self) -> None:
+            known = sorted(set(ACTIVATION_ALIASES.values()))
+            names = []
+            for name in self.activations:
+                canonical = ACTIVATION_ALIASES.get(name.lower())
+                if canonical is None:
+                    raise ValueError(f"activations: unknown activation {name!r} (allowed: {', '.join(known)})")
+                names.append(canonical)
+            object.__setattr__(self, "activations", tuple(dict.fromkeys(names)))
 
     VALID = [
         # sigmoid at the output of the discriminator, tanh at the output of the generator
@@ -123,7 +150,7 @@ class SaturatingHiddenActivation(Rule):
             seen: set[int] = set()
             for site in activation_sites(model):
                 activation = site.activation
-                if activation.name not in SATURATING_ACTIVATIONS or activation.site is None:
+                if activation.name not in self.options.activations or activation.site is None:
                     continue
                 if activation.site.module is not context.module or id(activation.site.node) in seen:
                     continue
@@ -145,8 +172,7 @@ class SaturatingHiddenActivation(Rule):
                 yield Report(
                     activation.site,
                     f"`{activation.name}` in {where} of the {role} `{model.display_name}` "
-                    f"saturates and shrinks the gradient (derivative at most "
-                    f"{'0.25' if activation.name != 'tanh' else '1, near 0 once saturated'}); "
+                    f"saturates and shrinks the gradient{_DERIVATIVE.get(activation.name, '')}; "
                     f"use ReLU/LeakyReLU in hidden layers",
                     related=((model.site, f"{role} `{model.display_name}` built here"),),
                     subject={"model": context.model_subject(model), "layer": layer_subject

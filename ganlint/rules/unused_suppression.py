@@ -1,0 +1,107 @@
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Iterator, Sequence
+
+from ganlint.findings import Finding, Position, Range, Severity
+from ganlint.rule import Invalid, Report, Rule, RuleContext, Valid
+
+if TYPE_CHECKING:
+    from ganlint.suppress import Problem
+
+_PREAMBLE = "import tensorflow as tf\nfrom tensorflow import keras\nfrom tensorflow.keras import layers\n"
+
+
+class UnusedSuppression(Rule):
+    """
+    ## What it does
+    Flags `# ganlint: ignore[...]` and `# ganlint: ignore-file[...]` comments that suppress
+    nothing: the rule they name reported nothing on that line (or in that file), the rule name or
+    code does not exist, an `ignore-file` comes after the first statement, or the comment cannot
+    be read (`# ganlint: ignore GAN101` without brackets).
+
+    A suppression of a rule that the configuration turns off (by `select`, `ignore` or
+    `per-file-ignores`) is not reported: the comment may be there for another configuration.
+
+    ## Why is this bad?
+    A stale suppression hides the next real finding on its line: once the code it excused was
+    fixed, a new bug there is silenced without anyone deciding so. A misspelt one suppresses
+    nothing while its reader believes the finding is handled.
+
+    ## Example
+    ```python
+    generator = keras.Sequential([
+        layers.Dense(128, activation="relu"),  # ganlint: ignore[GAN101]
+        layers.Dense(784, activation="tanh"),
+    ])
+    ```
+
+    Use instead:
+    ```python
+    generator = keras.Sequential([
+        layers.Dense(128, activation="relu"),
+        layers.Dense(784, activation="tanh"),
+    ])
+    ```
+
+    ## Fix safety
+    No automatic fix: delete the comment, or the stale code in it, by hand.
+
+    ## Runtime confirmation
+    None: this is a statement about comments, not about training. The engine decides it after
+    every other rule has run on the file, and this rule only words the report.
+    """
+
+    CODE = "GAN901"
+    NAME = "unused-suppression"
+    SEVERITY = Severity.INFO
+    SUMMARY = "a `# ganlint: ignore` comment that suppresses nothing"
+
+    VALID = [
+        # suppresses a rule that is not enabled in this run: not reported
+        Valid(_PREAMBLE + "model = keras.Sequential([layers.Dense(1)])  # ganlint: ignore[GAN101]\n"),
+        # text in a string is not a comment
+        Valid(_PREAMBLE + "HELP = 'write # ganlint: ignore to silence a line'\n"),
+        # a suppression of this rule itself is never reported as unused
+        Valid(_PREAMBLE + "x = 1  # ganlint: ignore[unused-suppression]\n"),
+    ]
+    INVALID = [
+        Invalid(_PREAMBLE + "model = keras.Sequential([layers.Dense(1)])  # ganlint: ignore\n"),
+        Invalid(_PREAMBLE + "model = keras.Sequential([layers.Dense(1)])  # ganlint: ignore[GAN999]\n"),
+        Invalid(_PREAMBLE + "model = keras.Sequential([layers.Dense(1)])  # ganlint: ignore GAN101\n"),
+        Invalid(_PREAMBLE + "# ganlint: ignore-file\nmodel = keras.Sequential([layers.Dense(1)])\n"),
+    ]
+
+    def check(self, context: RuleContext) -> Iterator[Report]:
+        return iter(())  # fed by the engine after suppression; see `findings`
+
+    def findings(self, filename: str, problems: Sequence[Problem]) -> list[Finding]:
+        return [self.finding(filename, problem) for problem in problems]
+
+    def finding(self, filename: str, problem: Problem) -> Finding:
+        where = "in this file" if problem.file_level else "on this line"
+        if problem.kind == "unknown":
+            message = f"`{problem.text}` names no rule `{problem.selector}`; it suppresses nothing"
+        elif problem.kind == "misplaced":
+            message = f"`{problem.text}` after the first statement has no effect; move it to the top of the file"
+        elif problem.kind == "malformed":
+            message = (f"`{problem.text}` is not a suppression; write `# ganlint: ignore[CODE, ...]` "
+                       f"or a bare `# ganlint: ignore`")
+        elif problem.selector is None:
+            message = f"unused suppression `{problem.text}`: nothing is reported {where}"
+        else:
+            from ganlint.registry import BY_CODE  # here: the registry imports this module
+
+            names = [BY_CODE[code].NAME if code in BY_CODE else code for code in problem.codes]
+            if len(problem.codes) == 1 and problem.selector.upper() == problem.codes[0]:
+                about = f"`{problem.selector}` ({names[0]})"
+            elif len(problem.codes) == 1 and problem.selector.lower() == names[0]:
+                about = f"`{problem.selector}` ({problem.codes[0]})"
+            else:
+                about = f"`{problem.selector}` ({', '.join(problem.codes)})"
+            message = f"unused suppression: {about} reports nothing {where}"
+        start = Position(problem.line, problem.column)
+        return Finding(
+            code=self.CODE, name=self.NAME, severity=self.SEVERITY, message=message, filename=filename,
+            range=Range(start, Position(problem.line, problem.end_column)),
+            subject={"suppression": {"kind": problem.kind, "text": problem.text, "selector": problem.selector}},
+        )

@@ -1,0 +1,23 @@
+"""Runtime profiler tests.
+
+Tests marked ``tf`` need TensorFlow and run the profiler for real on tiny models on the CPU; the
+rest (probes, verdicts, slicing, the command's input checks) run anywhere.
+
+Profiler fixtures (``fixtures/profile/*.py``) state the verdicts that profiling must reach in a
+module-level dict, ``EXPECTED_VERDICTS = {"GAN101": "confirmed", "none-gradient": "dismissed"}``:
+keys are rule codes (every finding of that code must get that verdict) or the names of the
+runtime-only checks (``none-gradient``, ``discriminator-collapse``, ``non-finite``). A code the
+file does not list must not be reported by the static check at all ("the finding is gone").
+Their static findings are stated the usual way, ``# warning: GAN101`` on the finding's line.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # for `import runtime_helpers`
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "tf: needs TensorFlow (runtime profiler tests)")

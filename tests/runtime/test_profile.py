@@ -1,0 +1,206 @@
+"""`ganlint profile` for real: tiny GANs trained on the CPU, verdicts checked against what each
+fixture states, event files read back without TensorFlow."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from runtime_helpers import PROFILE_FIXTURES, ROOT, SEEDS, expected_verdicts, run_profile
+
+pytestmark = pytest.mark.tf
+pytest.importorskip("tensorflow")
+
+STEPS = "40"  # >= 20 for the gradient-spike verdict, >= 10 for attenuation medians
+PROFILED = {"GAN101", "GAN201", "GAN202", "GAN301"}
+
+# The seeds' examples (fixtures/seeds, linted by the static fixture tests) and their verdicts.
+SEED_VERDICTS = {
+    "seed000_example1_sigmoid_generator.py": {"GAN101": "confirmed"},
+    "seed000_example2_relu_fix.py": {"GAN201": "dismissed", "GAN301": "dismissed"},
+    "seed000_example3_batchnorm_clipping.py": {"GAN301": "inconclusive"},
+    "seed004_example2_label_smoothing.py": {"GAN202": "confirmed"},
+}
+
+
+def _check(payload: dict, code: int, expected: dict[str, str]) -> None:
+    verdicts = payload["verdicts"]
+    assert payload.get("steps_run", 0) > 0, payload
+    by_key: dict[str, list[str]] = {}
+    for v in verdicts:
+        by_key.setdefault(v["code"] or v["name"], []).append(v["verdict"])
+    for key, verdict in expected.items():
+        assert by_key.get(key), f"no verdict for {key}: {by_key}"
+        assert set(by_key[key]) == {verdict}, f"{key}: expected {verdict}, got {by_key[key]}\n{verdicts}"
+    for key in by_key.keys() & PROFILED:
+        assert key in expected, f"{key} reported but the fixture states no verdict for it: {by_key[key]}"
+    for v in verdicts:
+        if v["verdict"] == "confirmed":
+            assert v["numbers"] or v["name"] == "non-finite", v  # never confirmed without numbers
+    confirmed = any(v["verdict"] == "confirmed" for v in verdicts)
+    assert code == (1 if confirmed else 0)
+
+
+@pytest.mark.parametrize("path", sorted(PROFILE_FIXTURES.glob("*.py")), ids=lambda p: p.stem)
+def test_profile_fixture_verdicts(path: Path, tmp_path: Path):
+    logdir = tmp_path / "run"
+    code, payload, _, stderr = run_profile(path, "--steps", STEPS, "--format", "json", "--logdir", str(logdir),
+                                           cwd=tmp_path)
+    assert payload is not None and not payload.get("error"), stderr[-3000:]
+    _check(payload, code, expected_verdicts(path))
+    assert [p.name for p in tmp_path.iterdir()] == ["run"]  # the profiler wrote only under its logdir
+
+
+@pytest.mark.parametrize("name", sorted(SEED_VERDICTS))
+def test_seed_examples(name: str, tmp_path: Path):
+    code, payload, _, stderr = run_profile(SEEDS / name, "--steps", STEPS, "--batch-size", "32", "--format", "json",
+                                           "--logdir", str(tmp_path / "run"), cwd=tmp_path)
+    assert payload is not None and not payload.get("error"), stderr[-3000:]
+    _check(payload, code, SEED_VERDICTS[name])
+
+
+def test_event_files_read_back(tmp_path: Path):
+    from ganlint.runtime.events import Events
+
+    logdir = tmp_path / "run"
+    code, _, stdout, stderr = run_profile(PROFILE_FIXTURES / "gan202_zeros_times_constant.py", "--steps", "12",
+                                          "--logdir", str(logdir), cwd=tmp_path)
+    assert code == 1, stderr[-3000:]
+    assert f"tensorboard --logdir {logdir}" in stdout
+    assert "GAN202" in stdout and "CONFIRMED" in stdout
+    events = Events(logdir)
+    grads = [t for t in events.tags if t.startswith(("G/grad/", "D/grad/"))]
+    # two Dense layers per network, kernel and bias each
+    assert sorted(grads) == sorted(f"{r}/grad/{i:02d}_Dense/{v}" for r in "GD" for i in (0, 1)
+                                   for v in ("kernel", "bias"))
+    sizes = {"G/grad/00_Dense/kernel": 16 * 32, "D/grad/01_Dense/kernel": 32}
+    for tag in grads:
+        assert events.plugin(tag) == "histograms"
+        steps = [e.step for e in events.events(tag)]
+        assert steps == list(range(12)), (tag, steps)  # one event per step
+        for hist in events.histograms(tag):
+            assert hist.shape == (30, 3) and np.all(hist[:, 1] >= hist[:, 0])
+            if tag in sizes:
+                assert hist[:, 2].sum() == sizes[tag]
+    for tag in ("G/grad_norm/global", "D/grad_norm/global", "D/out/real_mean", "D/out/fake_mean"):
+        assert events.series(tag)[0].tolist() == list(range(12)), tag
+    assert events.plugin("D/out/real") == "histograms"
+    # labels at the two discriminator loss calls: 0.9 (smoothed) and exactly 0 (the bug)
+    assert np.allclose(events.values("labels/bce.1/mean"), 0.9)
+    assert np.all(events.values("labels/bce.2/max") == 0.0)
+    summary = "\n".join(events.text("ganlint/verdicts"))
+    assert "GAN202" in summary and "confirmed" in summary
+
+
+def test_time_limit_keeps_what_was_measured(tmp_path: Path):
+    code, payload, _, stderr = run_profile(PROFILE_FIXTURES / "gan101_sigmoid_hidden.py", "--steps", "1000000",
+                                           "--timeout", "14", "--format", "json", "--logdir",
+                                           str(tmp_path / "run"), cwd=tmp_path)
+    assert payload is not None and not payload.get("error"), stderr[-3000:]
+    assert payload["stopped"] == "time limit"
+    assert 10 < payload["steps_run"] < 1000000
+    assert {v["code"] for v in payload["verdicts"]} >= {"GAN101"}
+    assert payload["total_seconds"] < 14 + 10
+
+
+def test_ctrl_c_ends_the_run_and_reports(tmp_path: Path):
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), *filter(None, [env.get("PYTHONPATH")])])
+    process = subprocess.Popen([sys.executable, "-m", "ganlint", "profile",
+                                str(PROFILE_FIXTURES / "gan202_zeros_times_constant.py"), "--steps", "1000000",
+                                "--progress", "--logdir", str(tmp_path / "run")], cwd=tmp_path, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    seen = b""
+    deadline = time.monotonic() + 120
+    while b"training [" not in seen and time.monotonic() < deadline:
+        seen += os.read(process.stderr.fileno(), 256)
+    time.sleep(1.0)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=120)
+    text = stdout.decode()
+    assert "stopped early: interrupted (Ctrl-C)" in text, (text, stderr.decode()[-2000:])
+    assert "GAN202" in text and "CONFIRMED" in text
+    assert process.returncode == 1
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+MODELS = '''
+import tensorflow as tf
+from tensorflow import keras
+
+def make_generator():
+    return keras.Sequential([keras.Input(shape=(8,)), keras.layers.Dense(16, activation="relu"),
+                             keras.layers.Dense(16, activation="tanh")])
+
+def make_discriminator():
+    return keras.Sequential([keras.Input(shape=(16,)), keras.layers.Dense(8, activation="relu"),
+                             keras.layers.Dense(1)])
+'''
+
+
+def test_script_that_never_reaches_a_tripwire_is_stopped_by_the_load_time_limit(tmp_path: Path):
+    script = _write(tmp_path / "spin.py", MODELS + "generator = make_generator()\ndiscriminator = make_discriminator()\n"
+                    "import time\nwhile True:\n    time.sleep(0.1)\n")
+    code, payload, _, stderr = run_profile(script, "--steps", "5", "--load-timeout", "2", "--format", "json",
+                                           "--logdir", str(tmp_path / "run"), cwd=tmp_path)
+    assert payload is not None and not payload.get("error"), stderr[-3000:]
+    assert "time limit" in payload["loaded_by"]  # the models defined before the loop were kept
+    assert payload["mode"].startswith("standard step") and payload["steps_run"] == 5
+
+
+def test_script_that_crashes_before_its_models_falls_back_to_the_static_slice(tmp_path: Path):
+    script = _write(tmp_path / "crash.py", "import numpy as np\nreal = np.load('missing.npy')\n" + MODELS
+                    + "generator = make_generator()\ndiscriminator = make_discriminator()\n")
+    code, payload, _, stderr = run_profile(script, "--steps", "5", "--format", "json",
+                                           "--logdir", str(tmp_path / "run"), cwd=tmp_path)
+    assert payload is not None and not payload.get("error"), stderr[-3000:]
+    assert payload["loaded_by"].startswith("static slice")
+    assert any("FileNotFoundError" in t for t in payload["tried"])
+    assert payload["steps_run"] == 5
+
+
+def test_convention_and_mod_fn_options(tmp_path: Path):
+    convention = _write(tmp_path / "conv.py", MODELS + "\ndef ganlint_models():\n    return {'generator': "
+                        "make_generator(), 'discriminator': make_discriminator()}\n\nraise SystemExit('never run')\n")
+    code, payload, _, stderr = run_profile(convention, "--steps", "4", "--format", "json", "--logdir",
+                                           str(tmp_path / "a"), cwd=tmp_path)
+    assert payload is not None and not payload.get("error"), stderr[-3000:]
+    assert payload["loaded_by"] == "ganlint_models() convention" and payload["steps_run"] == 4
+    _write(tmp_path / "nets.py", MODELS)
+    script = _write(tmp_path / "main.py", "import nets\nraise SystemExit('never run')\n")
+    code, payload, _, stderr = run_profile(script, "--generator", "nets:make_generator", "--discriminator",
+                                           "nets:make_discriminator", "--steps", "4", "--format", "json",
+                                           "--logdir", str(tmp_path / "b"), cwd=tmp_path)
+    assert payload is not None and not payload.get("error"), stderr[-3000:]
+    assert payload["steps_run"] == 4
+
+
+def test_nothing_found_says_what_was_tried(tmp_path: Path):
+    script = _write(tmp_path / "empty.py", "import tensorflow as tf\nx = tf.constant(1)\n")
+    code, payload, _, stderr = run_profile(script, "--format", "json", "--logdir", str(tmp_path / "run"),
+                                           cwd=tmp_path)
+    assert code == 2
+    line = stderr.strip().splitlines()[-1]
+    assert line.startswith("ganlint profile: error: no discriminator found")
+    assert "tripwire exec" in line and "static slice" in line and "ganlint_models()" in line
+
+
+def test_data_option_reshapes_real_samples(tmp_path: Path):
+    data = tmp_path / "real.npy"
+    np.save(data, np.random.default_rng(0).uniform(-1, 1, size=(100, 8, 8)).astype("float32"))
+    code, payload, _, stderr = run_profile(PROFILE_FIXTURES / "gan101_relu_hidden.py", "--data", str(data),
+                                           "--steps", "3", "--format", "json", "--logdir", str(tmp_path / "run"),
+                                           cwd=tmp_path)
+    assert payload is not None and not payload.get("error"), stderr[-3000:]
+    assert payload["data"].startswith(str(data)) and payload["steps_run"] == 3
