@@ -28,7 +28,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def step_times(tf, keras, example: Path, rounds: int, steps: int, logdir: Path) -> dict:
-    import numpy as np
 
     from ganlint.runtime import loader
     from ganlint.runtime.instrument import Instrument

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Sequence
 
 from ganlint import runner
 from ganlint.config import ConfigError, Overrides
-from ganlint.engine import CheckResult, FileError, Linter, SourceFile, discover
+from ganlint.engine import CheckResult, FileError, Linter
 from ganlint.findings import Finding
 from ganlint.runner import RunOptions
 

@@ -29,7 +29,7 @@ import sys
 import typing
 from dataclasses import dataclass, field
 from functools import lru_cache
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 if sys.version_info >= (3, 11):

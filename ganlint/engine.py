@@ -15,7 +15,7 @@ from typing import Any, Iterable, Sequence
 
 import libcst as cst
 
-from ganlint import suppress
+from ganlint import notebook, suppress
 from ganlint.findings import Finding, Fix, Edit, Position, Range, Related, Severity
 from ganlint.model.module import ModuleModel
 from ganlint.model.project import MENTIONS_KERAS, Project
@@ -68,6 +68,7 @@ class SourceFile:
     text: str | None = None
     error: FileError | None = None
     settings: Any = None  # ganlint.config.Settings from the file's pyproject.toml; None: the Linter's rules
+    notebook: Any = None  # ganlint.notebook.Notebook for an `.ipynb` file; `text` is then its code cells
 
 
 def discover(paths: Sequence[str]) -> tuple[list[SourceFile], list[FileError]]:
@@ -102,7 +103,7 @@ def _walk(root: Path) -> Iterable[Path]:
             and not (Path(directory, d, "pyvenv.cfg").exists())
         )
         for filename in sorted(filenames):
-            if filename.endswith(".py"):
+            if filename.endswith((".py", notebook.SUFFIX)):
                 yield Path(directory, filename)
 
 
@@ -122,7 +123,19 @@ def decode(file: SourceFile, data: bytes) -> str | None:
             file.display,
             f"cannot read: not valid UTF-8 (byte 0x{data[error.start]:02x} at offset {error.start})")
         return None
-    return text
+    return as_python(file, text)
+
+
+def as_python(file: SourceFile, text: str) -> str | None:
+    """``text`` itself, or for a notebook the virtual module of its code cells (see `ganlint.notebook`)."""
+    if file.notebook is not None or file.path.suffix != notebook.SUFFIX:
+        return text
+    try:
+        file.notebook = notebook.parse(text)
+    except notebook.NotebookError as error:
+        file.error = FileError(file.display, f"cannot read: {error}")
+        return None
+    return file.notebook.text
 
 
 class Linter:
@@ -170,6 +183,11 @@ class Linter:
                 file.text = text
             elif not PREFILTER.search(file.text.encode("utf-8", "surrogatepass")):
                 continue
+            elif file.notebook is None and file.path.suffix == notebook.SUFFIX:  # in-memory notebook JSON
+                file.text = as_python(file, file.text)
+                if file.text is None:
+                    result.errors.append(file.error)  # type: ignore[arg-type]
+                    continue
             reported = len(result.findings)
             module = self.parse(file, project, result)
             if module is None:  # an `invalid-syntax` finding (or none), to be suppressed like the rest
@@ -207,7 +225,10 @@ class Linter:
             prepared.raw.append((file, findings))
         sources = {module.path: module.source for module in project.modules.values()}
         for file, findings in prepared.raw:
-            result.findings.extend(self.suppressed(file, findings, sources, id(file) not in prepared.unparsed))
+            kept = self.suppressed(file, findings, sources, id(file) not in prepared.unparsed)
+            if file.notebook is not None:  # back from the virtual module to cells
+                kept = notebook.locate_findings(kept, file.notebook, file.display)
+            result.findings.extend(kept)
         result.findings.sort(key=Finding.sort_key)
         return result
 

@@ -107,13 +107,17 @@ class Related:
     message: str
     filename: str
     range: Range
+    cell: int | None = None  # for notebooks, as `Finding.cell`
 
     def to_json(self) -> dict[str, Any]:
-        return {"message": self.message, "filename": self.filename, **self.range.to_json()}
+        data = {"message": self.message, "filename": self.filename, **self.range.to_json()}
+        if self.cell is not None:
+            data["cell"] = self.cell
+        return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> "Related":
-        return cls(data["message"], data["filename"], Range.from_json(data))
+        return cls(data["message"], data["filename"], Range.from_json(data), data.get("cell"))
 
 
 RULES_URL = "https://github.com/ganlint/ganlint/blob/main/rules/{code}-{name}.md"

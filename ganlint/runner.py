@@ -16,20 +16,21 @@ are exchanged the same way, `--jobs 1` and `--jobs N` give identical results.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import re
 import sys
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Sequence
 
 from ganlint import cache as result_cache
-from ganlint.config import Overrides, Resolver, Settings
-from ganlint.engine import PREFILTER, CheckResult, FileError, Linter, Prepared, SourceFile, decode, discover, read_source
-from ganlint.findings import Finding, Severity
+from ganlint.config import Overrides, Resolver
+from ganlint.engine import PREFILTER, CheckResult, Linter, Prepared, SourceFile, decode, discover, read_source
+from ganlint.findings import Finding
 from ganlint.model.project import MENTIONS_KERAS, Project
 
 
@@ -69,7 +70,10 @@ class Component:
 # -- import scan ---------------------------------------------------------------------------------
 
 _FROM = re.compile(rb"\bfrom\s+(\.*)\s*([\w.]*)\s+import\s+(\([^)]*\)|[^\n;#]*)")
-_IMPORT = re.compile(rb"\bimport\s+([\w.]+(?:\s+as\s+\w+)?(?:[ \t]*,[ \t]*[\w.]+(?:\s+as\s+\w+)?)*)")
+# `import a.b` at the start of a statement (a line, or after `;` or a one-line `try:`/`if x:`);
+# not the `import` of `from x import y`, whose names the pattern above handles.
+_IMPORT = re.compile(rb"(?:^|[;:])[ \t]*import[ \t]+([\w.]+(?:[ \t]+as[ \t]+\w+)?"
+                     rb"(?:[ \t]*,[ \t]*[\w.]+(?:[ \t]+as[ \t]+\w+)?)*)", re.MULTILINE)
 _WORD = re.compile(rb"[A-Za-z_]\w*")
 
 
@@ -121,7 +125,8 @@ def components(files: Sequence[SourceFile], data: dict[int, bytes], roots: Seque
         linted_at[node] = file
         parent.setdefault(node, node)
         hashes[node] = result_cache.content_hash(data[id(file)])
-        queue.append((node, data[id(file)]))
+        # the imports are read from the Python text (a notebook's code cells), the hash from the file
+        queue.append((node, file.text.encode("utf-8", "surrogatepass") if file.text is not None else data[id(file)]))
     seen = set(hashes)
     listings: dict[Path, frozenset[str]] = {}
     memo: dict[tuple[Path, str, int], Path | None] = {}
@@ -312,13 +317,18 @@ def _lint(parts: list[Component], linter: Linter, roots: Sequence[Path], jobs: i
     context = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
     workers = []
     try:
-        for share in shares:
-            ours, theirs = context.Pipe()
-            process = context.Process(target=_worker, args=(theirs, linter, list(roots)), daemon=True)
-            process.start()
-            theirs.close()
-            ours.send([parts[i].files for i in share])
-            workers.append((process, ours, share))
+        gc.freeze()  # forked workers then do not copy the parent's heap by collecting it
+        try:
+            for share in shares:
+                ours, theirs = context.Pipe()
+                process = context.Process(target=_worker, args=(theirs, linter, list(roots)), daemon=True)
+                process.start()
+                theirs.close()
+                workers.append((process, ours, share))
+        finally:
+            gc.unfreeze()
+        for _, connection, share in workers:
+            connection.send([parts[i].files for i in share])
         for _, connection, share in workers:
             for i, names in zip(share, _receive(connection)):
                 parts[i].named = names

@@ -37,6 +37,8 @@ class Suppression:
     file_level: bool
     selectors: tuple[str, ...]  # () for a bare directive
     text: str
+    head: str = "# ganlint: ignore"  # the text before the selectors, as written
+    removal: tuple[int, int, int, int] = (0, 0, 0, 0)  # the range that deletes it cleanly
     codes: tuple[frozenset[str], ...] = ()  # the codes each selector matches (empty: unknown)
     used: set[int] = field(default_factory=set)  # indexes of selectors that matched; -1: bare
 
@@ -59,9 +61,10 @@ class Problem:
     column: int
     end_column: int
     text: str
-    selector: str | None = None
-    codes: tuple[str, ...] = ()
+    selector: str | None = None  # unknown: the selector
     file_level: bool = False
+    unused: tuple[tuple[str, tuple[str, ...]], ...] = ()  # unused: (selector, enabled codes it matches)
+    fix: tuple[tuple[int, int, int, int], str] | None = None  # (range, replacement) that removes it
 
 
 @dataclass
@@ -118,13 +121,33 @@ def scan(source: str) -> FileSuppressions | None:
         pass  # a file that does not tokenize: keep the comments read so far
     if start is not None and first_statement is None and not only_strings:
         first_statement = start
+    lines = source.splitlines()
     for line, column, text in comments:
         for match in _DIRECTIVE.finditer(text):
-            _add(found, line, column + match.start(), match, first_statement)
+            _add(found, line, column + match.start(), match, first_statement, lines[line - 1], column, text)
     return found
 
 
-def _add(found: FileSuppressions, line: int, start0: int, match: re.Match[str], first_statement: int | None) -> None:
+def _removal(line: int, code_line: str, comment0: int, comment: str, start0: int, text: str) -> tuple[int, int, int, int]:
+    """The range that deletes a directive and leaves valid code with the rest of the comment."""
+    end0 = start0 + len(text)
+    comment_end0 = comment0 + len(comment.rstrip())
+    after = code_line[end0:comment_end0]
+    if start0 == comment0 and not after.strip().startswith("#"):
+        # the comment is the directive (and maybe its reason): delete the comment, or the line
+        before = code_line[:comment0].rstrip()
+        if not before:
+            return (line, 1, line + 1, 1)
+        return (line, len(before) + 1, line, comment_end0 + 1)
+    if start0 == comment0:
+        # another comment follows (`# ganlint: ignore[X]  # note`): delete up to it
+        return (line, start0 + 1, line, end0 + len(after) - len(after.lstrip()) + 1)
+    # the directive follows other comment text (`# note  # ganlint: ignore[X]`)
+    return (line, len(code_line[:start0].rstrip()) + 1, line, end0 + 1)
+
+
+def _add(found: FileSuppressions, line: int, start0: int, match: re.Match[str], first_statement: int | None,
+         code_line: str = "", comment_start0: int = 0, comment: str = "") -> None:
     whole, rest = match.group(0), match.group("rest")
     head = whole[: len(whole) - len(rest)]  # "# ganlint: ignore"
     file_level = match.group("kind").lower() == "ignore-file"
@@ -143,7 +166,8 @@ def _add(found: FileSuppressions, line: int, start0: int, match: re.Match[str], 
     if malformed:
         found.malformed.append(Problem("malformed", line, column, end_column, text.strip()))
         return
-    suppression = Suppression(line, column, end_column, file_level, selectors, text.strip())
+    suppression = Suppression(line, column, end_column, file_level, selectors, text.strip(), head.strip(),
+                              _removal(line, code_line, comment_start0, comment, start0, text.strip()))
     if file_level:
         if first_statement is not None and line >= first_statement:
             found.misplaced.append(suppression)
@@ -203,17 +227,27 @@ def problems(found: FileSuppressions | None, enabled: frozenset[str], never_unus
         result.append(Problem("misplaced", suppression.line, suppression.column, suppression.end_column,
                               suppression.text, file_level=True))
     for suppression in sorted(found.all(), key=lambda s: (s.line, s.column)):
+        where = (suppression.line, suppression.column, suppression.end_column, suppression.text)
         if not suppression.selectors:
             if -1 not in suppression.used:
-                result.append(Problem("unused", suppression.line, suppression.column, suppression.end_column,
-                                      suppression.text, file_level=suppression.file_level))
+                result.append(Problem("unused", *where, file_level=suppression.file_level,
+                                      fix=(suppression.removal, "")))
             continue
+        unused: list[tuple[str, tuple[str, ...]]] = []
+        keep: list[str] = []
         for index, (selector, codes) in enumerate(zip(suppression.selectors, suppression.codes)):
             if not codes:
-                result.append(Problem("unknown", suppression.line, suppression.column, suppression.end_column,
-                                      suppression.text, selector, file_level=suppression.file_level))
+                result.append(Problem("unknown", *where, selector, file_level=suppression.file_level))
+                keep.append(selector)
             elif index not in suppression.used and codes & enabled and not codes & never_unused:
-                result.append(Problem("unused", suppression.line, suppression.column, suppression.end_column,
-                                      suppression.text, selector, tuple(sorted(codes & enabled)),
-                                      file_level=suppression.file_level))
+                unused.append((selector, tuple(sorted(codes & enabled))))
+            else:
+                keep.append(selector)
+        if unused:
+            if keep:
+                directive = (suppression.line, suppression.column, suppression.line, suppression.end_column)
+                fix = (directive, f"{suppression.head}[{', '.join(keep)}]")
+            else:
+                fix = (suppression.removal, "")
+            result.append(Problem("unused", *where, file_level=suppression.file_level, unused=tuple(unused), fix=fix))
     return result

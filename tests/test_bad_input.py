@@ -76,6 +76,6 @@ def test_skips_virtualenvs_hidden_and_cache_folders(tmp_path):
     (tmp_path / "myenv" / "pyvenv.cfg").write_text("home = /usr\n")
     (tmp_path / "src").mkdir()
     (tmp_path / "src" / "buggy.py").write_text(BUGGY)
-    completed = run("check", str(tmp_path))
+    completed = run("check", "--format", "concise", str(tmp_path))
     files = {line.split(":")[0] for line in completed.stdout.splitlines()}
     assert files == {str(tmp_path / "src" / "buggy.py")}

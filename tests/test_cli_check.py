@@ -127,3 +127,21 @@ def test_pre_commit_style_explicit_files_honour_exclude(tmp_path):
                         cwd=tmp_path)
     filenames = {f["filename"] for f in json.loads(completed.stdout)}
     assert filenames == {str(tmp_path / "train.py")}
+
+
+def test_a_notebook_joins_the_modules_its_cells_import(tmp_path):
+    from ganlint.engine import SourceFile, decode
+
+    cell = {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+            "source": ["import tensorflow as tf\n", "import helpers\n"]}
+    notebook = {"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    (tmp_path / "explore.ipynb").write_text(json.dumps(notebook, indent=1), encoding="utf-8")
+    (tmp_path / "helpers.py").write_text("from tensorflow import keras\n", encoding="utf-8")
+    files, data = [], {}
+    for name in ("explore.ipynb", "helpers.py"):
+        file = SourceFile(tmp_path / name, str(tmp_path / name))
+        data[id(file)] = file.path.read_bytes()
+        file.text = decode(file, data[id(file)])
+        files.append(file)
+    parts = components(files, data, [tmp_path])
+    assert [sorted(f.path.name for f in part.files) for part in parts] == [["explore.ipynb", "helpers.py"]]

@@ -158,3 +158,59 @@ def test_scan_reads_comments_only():
     assert found.by_line[4][0].codes == (frozenset({"GAN101"}), frozenset())
     assert found.logical[3] == (3, 4) and found.logical[4] == (3, 4)
     assert scan("x = 1\n") is None
+
+
+def apply_fixes(source: str, findings) -> str:
+    """Apply every fix's edits (1-based rows and columns, end exclusive), last first."""
+    starts = [0]
+    for line in source.splitlines(keepends=True):
+        starts.append(starts[-1] + len(line))
+
+    def offset(position) -> int:
+        return starts[position.row - 1] + position.column - 1
+
+    edits = sorted((edit for f in findings if f.fix for edit in f.fix.edits),
+                   key=lambda e: offset(e.range.start), reverse=True)
+    for edit in edits:
+        source = source[:offset(edit.range.start)] + edit.content + source[offset(edit.range.end):]
+    return source
+
+
+@pytest.mark.parametrize("number,line,after", [
+    (27, "x = 1  # ganlint: ignore", "x = 1"),
+    (27, "x = 1  # ganlint: ignore[GAN101]", "x = 1"),
+    (27, "x = 1  # ganlint: ignore[GAN101, GAN202]", "x = 1"),
+    (27, "x = 1  # ganlint: ignore  (the reason it was there)", "x = 1"),
+    (27, "x = 1  # ganlint: ignore[GAN101]  # keep: this note", "x = 1  # keep: this note"),
+    (27, "x = 1  # keep: this note  # ganlint: ignore[GAN101]", "x = 1  # keep: this note"),
+    (26, "x = 1  # ganlint: ignore[GAN101, GAN201]", "x = 1  # ganlint: ignore[GAN201]"),  # GAN201 is used
+    (2, "# ganlint: ignore-file[GAN202]", None),  # the line goes
+])
+def test_the_fix_removes_what_is_unused_and_keeps_the_rest(tmp_path, number, line, after):
+    lines = list(LINES)
+    if after is None:
+        lines.insert(number - 1, line)
+        expected = "\n".join(LINES) + "\n"
+    else:
+        lines[number - 1] += line[len("x = 1"):]
+        expected = "\n".join(LINES[:number - 1] + [LINES[number - 1] + after[len("x = 1"):]] + LINES[number:]) + "\n"
+    source = "\n".join(lines) + "\n"
+    project(tmp_path, "[tool.ganlint]\n", {"train.py": source})
+    result = api.check_paths([str(tmp_path / "train.py")])
+    unused = [f for f in result.findings if f.code == "GAN901"]
+    assert len(unused) == 1 and unused[0].fix is not None and unused[0].fix.applicability.value == "safe"
+    fixed = apply_fixes(source, unused)
+    assert fixed == expected
+    compile(fixed, "train.py", "exec")
+    (tmp_path / "train.py").write_text(fixed, encoding="utf-8")
+    assert not [f for f in api.check_paths([str(tmp_path / "train.py")]).findings if f.code == "GAN901"]
+
+
+def test_rule_example_fixes():
+    from ganlint.rules.unused_suppression import UnusedSuppression
+    from ganlint.engine import Linter
+
+    for case in UnusedSuppression.INVALID:
+        result = api.check_source(case.code, "example.py", Linter([UnusedSuppression()]))
+        fixed = apply_fixes(case.code, result.findings)
+        assert fixed == (case.expected_fix or case.code)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Iterator, Sequence
 
-from ganlint.findings import Finding, Position, Range, Severity
+from ganlint.findings import Applicability, Edit, Finding, Fix, Position, Range, Severity
 from ganlint.rule import Invalid, Report, Rule, RuleContext, Valid
 
 if TYPE_CHECKING:
@@ -44,7 +44,9 @@ class UnusedSuppression(Rule):
     ```
 
     ## Fix safety
-    No automatic fix: delete the comment, or the stale code in it, by hand.
+    Safe: the fix deletes the unused codes from the comment, or the whole suppression when none is
+    left (the comment, or its line when it stood alone). It changes no code and no finding. There
+    is no fix for a misspelt, unreadable or misplaced suppression: what was meant is for a human.
 
     ## Runtime confirmation
     None: this is a statement about comments, not about training. The engine decides it after
@@ -65,7 +67,8 @@ class UnusedSuppression(Rule):
         Valid(_PREAMBLE + "x = 1  # ganlint: ignore[unused-suppression]\n"),
     ]
     INVALID = [
-        Invalid(_PREAMBLE + "model = keras.Sequential([layers.Dense(1)])  # ganlint: ignore\n"),
+        Invalid(_PREAMBLE + "model = keras.Sequential([layers.Dense(1)])  # ganlint: ignore\n",
+                expected_fix=_PREAMBLE + "model = keras.Sequential([layers.Dense(1)])\n"),
         Invalid(_PREAMBLE + "model = keras.Sequential([layers.Dense(1)])  # ganlint: ignore[GAN999]\n"),
         Invalid(_PREAMBLE + "model = keras.Sequential([layers.Dense(1)])  # ganlint: ignore GAN101\n"),
         Invalid(_PREAMBLE + "# ganlint: ignore-file\nmodel = keras.Sequential([layers.Dense(1)])\n"),
@@ -86,22 +89,35 @@ class UnusedSuppression(Rule):
         elif problem.kind == "malformed":
             message = (f"`{problem.text}` is not a suppression; write `# ganlint: ignore[CODE, ...]` "
                        f"or a bare `# ganlint: ignore`")
-        elif problem.selector is None:
+        elif not problem.unused:
             message = f"unused suppression `{problem.text}`: nothing is reported {where}"
         else:
-            from ganlint.registry import BY_CODE  # here: the registry imports this module
-
-            names = [BY_CODE[code].NAME if code in BY_CODE else code for code in problem.codes]
-            if len(problem.codes) == 1 and problem.selector.upper() == problem.codes[0]:
-                about = f"`{problem.selector}` ({names[0]})"
-            elif len(problem.codes) == 1 and problem.selector.lower() == names[0]:
-                about = f"`{problem.selector}` ({problem.codes[0]})"
-            else:
-                about = f"`{problem.selector}` ({', '.join(problem.codes)})"
-            message = f"unused suppression: {about} reports nothing {where}"
+            about = ", ".join(_describe(selector, codes) for selector, codes in problem.unused)
+            verb = "reports" if len(problem.unused) == 1 else "report"
+            message = f"unused suppression: {about} {verb} nothing {where}"
+        fix = None
+        if problem.fix is not None:
+            (line, column, end_line, end_column), content = problem.fix
+            what = "the suppression" if not content else \
+                ", ".join(f"`{selector}`" for selector, _ in problem.unused) + " from the suppression"
+            fix = Fix(Applicability.SAFE, f"Remove {what}",
+                      (Edit(Range(Position(line, column), Position(end_line, end_column)), content),))
         start = Position(problem.line, problem.column)
         return Finding(
             code=self.CODE, name=self.NAME, severity=self.SEVERITY, message=message, filename=filename,
-            range=Range(start, Position(problem.line, problem.end_column)),
-            subject={"suppression": {"kind": problem.kind, "text": problem.text, "selector": problem.selector}},
+            range=Range(start, Position(problem.line, problem.end_column)), fix=fix,
+            subject={"suppression": {"kind": problem.kind, "text": problem.text,
+                                     "selectors": [selector for selector, _ in problem.unused]
+                                     or ([problem.selector] if problem.selector else [])}},
         )
+
+
+def _describe(selector: str, codes: tuple[str, ...]) -> str:
+    from ganlint.registry import BY_CODE  # here: the registry imports this module
+
+    names = [BY_CODE[code].NAME if code in BY_CODE else code for code in codes]
+    if len(codes) == 1 and selector.upper() == codes[0]:
+        return f"`{selector}` ({names[0]})"
+    if len(codes) == 1 and selector.lower() == names[0]:
+        return f"`{selector}` ({codes[0]})"
+    return f"`{selector}` ({', '.join(codes)})"

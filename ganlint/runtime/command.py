@@ -73,10 +73,12 @@ def run_worker(config: dict, timeout: float, progress: _Progress, workdir: Path)
     env["PYTHONPATH"] = os.pathsep.join([str(PACKAGE_ROOT), *filter(None, [env.get("PYTHONPATH")])])
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     env.setdefault("PYTHONUNBUFFERED", "1")
+    env["PYTHONDONTWRITEBYTECODE"] = "1"  # no __pycache__ next to the user's modules
     with open(log_path, "wb") as log:
         process = subprocess.Popen([sys.executable, "-m", "ganlint.runtime.worker", str(config_path)],
                                    cwd=str(workdir), env=env, stdout=subprocess.PIPE, stderr=log,
-                                   stdin=subprocess.DEVNULL)
+                                   stdin=subprocess.DEVNULL, start_new_session=True)
+        # Its own session: a Ctrl-C on the terminal reaches only us, and we forward exactly one.
         hard_deadline = time.monotonic() + timeout + 30
         killed = None
         try:
@@ -105,7 +107,7 @@ def run_worker(config: dict, timeout: float, progress: _Progress, workdir: Path)
                     break
             process.wait(timeout=30)
         except KeyboardInterrupt:
-            # The terminal sent SIGINT to the worker too; make sure it got one, then let it write.
+            # Forward the interrupt: the worker stops training and writes what it measured.
             try:
                 process.send_signal(signal.SIGINT)
                 process.wait(timeout=120)

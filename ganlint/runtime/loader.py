@@ -10,7 +10,6 @@ found" can say what was tried.
 from __future__ import annotations
 
 import inspect
-import os
 import signal
 import sys
 import time

@@ -19,7 +19,17 @@ from ganlint.runtime.probes import (CONFIRMED, DISMISSED, INCONCLUSIVE, Discrimi
                                     NonFinite)
 
 NOT_PROFILED = "not profiled"
-PROFILED_CODES = ("GAN101", "GAN201", "GAN202", "GAN301")
+# Which probes can judge each rule (and each runtime-only check).
+PROBES_FOR = {
+    "GAN101": (GradientAttenuation,),
+    "GAN201": (LossConsistency,),
+    "GAN202": (LabelSmoothing,),
+    "GAN301": (GradientSpikes,),
+    "none-gradient": (NoneGradients,),
+    "discriminator-collapse": (DiscriminatorCollapse,),
+    "non-finite": (NonFinite,),
+}
+PROFILED_CODES = tuple(code for code in PROBES_FOR if code.startswith("GAN"))
 ROLE_PREFIX = {"generator": "G", "discriminator": "D"}
 
 

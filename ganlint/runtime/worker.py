@@ -206,6 +206,8 @@ class Worker:
         self.config = config
         self.result: dict[str, Any] = {"ok": False, "notes": [], "tried": [], "verdicts": [], "steps_run": 0}
         self.progress = config.get("progress", False)
+        self._written: set = set()
+        self._instrument = None
 
     def note(self, text: str) -> None:
         self.result["notes"].append(text)
@@ -223,7 +225,7 @@ class Worker:
         import keras
 
         from ganlint.runtime import loader
-        from ganlint.runtime.instrument import Instrument, describe_variables, head_kind
+        from ganlint.runtime.instrument import Instrument
 
         self.result["device"] = "GPU" if tf.config.list_physical_devices("GPU") else "CPU"
         keras.utils.set_random_seed(int(cfg["seed"]))
@@ -291,6 +293,7 @@ class Worker:
         times: list[float] = []
         stopped = None
         instrument.install()
+        self._instrument = instrument
         previous_sigint = signal.getsignal(signal.SIGINT)
         try:
             with writer.as_default(step=step_var):
@@ -316,6 +319,7 @@ class Worker:
                                 instrument = self._rebuild_instrument(Instrument, instrument)
                                 step_fn, mode = self._standard_step(tf, keras, captured, instrument, batch, latent)
                                 instrument.install()
+                                self._instrument = instrument
                                 continue
                             if i == 0:
                                 raise
@@ -472,6 +476,8 @@ class Worker:
                 elif kind == "fake":
                     kwargs[name] = (G(tf.random.normal((batch, *latent)), training=False) if G is not None
                                     else tf.random.uniform((batch, *self._image), -1.0, 1.0, seed=None))
+                    if self._instrument is not None:
+                        self._instrument._fakes.append(kwargs[name])  # D on it counts as D(fake)
                 else:
                     kwargs[name] = kind[1]
             return fn(**kwargs)
@@ -491,17 +497,39 @@ class Worker:
             role = _role_hint(name)
             if role and optimizers[role] is None:
                 optimizers[role] = (name, opt)
+        compiled = getattr(D, "optimizer", None)
+        if optimizers["discriminator"] is None and isinstance(compiled, keras.optimizers.Optimizer):
+            optimizers["discriminator"] = ("discriminator.optimizer", compiled)
+            self.note("using the discriminator's compiled optimizer")
         for role in optimizers:
+            if optimizers[role] is None and isinstance(compiled, keras.optimizers.Optimizer):
+                clone = type(compiled).from_config(compiled.get_config())
+                optimizers[role] = (f"{role}_optimizer_from_compile", clone)
+                self.note(f"the {role} uses a copy of the compiled optimizer ({type(compiled).__name__})")
             if optimizers[role] is None:
                 opt = keras.optimizers.Adam(2e-4, beta_1=0.5)
                 optimizers[role] = (f"ganlint_{role}_optimizer", opt)
                 self.note(f"no {role} optimizer found: using Adam(2e-4, beta_1=0.5)")
         for name, opt in optimizers.values():
             instrument.optimizers[name] = opt
+        for role, model in (("generator", G), ("discriminator", D)):
+            if not model.trainable:  # Keras-2 style GANs freeze D inside the combined model
+                model.trainable = True
+                self.note(f"the {role} was frozen (trainable=False); unfroze it for the standard step")
         g_loss_fn = captured.functions.get("generator_loss")
         d_loss_fn = captured.functions.get("discriminator_loss")
         loss_object = next((obj for obj in captured.losses.values()
                             if type(obj).__name__ == "BinaryCrossentropy"), None)
+        compiled_loss = getattr(D, "loss", None)
+        if loss_object is None and not (g_loss_fn and d_loss_fn) and compiled_loss is not None:
+            if isinstance(compiled_loss, str) and compiled_loss in ("binary_crossentropy", "bce"):
+                loss_object = keras.losses.BinaryCrossentropy()
+                instrument.losses[id(loss_object)] = "binary_crossentropy"
+                self.note("using the discriminator's compiled loss, 'binary_crossentropy' (from_logits=False)")
+            elif isinstance(compiled_loss, keras.losses.Loss):
+                loss_object = compiled_loss
+                instrument.losses.setdefault(id(loss_object), "compiled_loss")
+                self.note("using the discriminator's compiled loss")
         if loss_object is None and not (g_loss_fn and d_loss_fn):
             loss_object = keras.losses.BinaryCrossentropy(from_logits=instrument.d_head == "logits")
             instrument.losses[id(loss_object)] = "ganlint_bce"
@@ -573,7 +601,11 @@ class Worker:
         if role not in models:
             return {"error": f"the static check could not tell whether this model is the generator or the "
                              f"discriminator (role {role!r})"}
-        layers, layer = find_layer(models[role], subject.get("layer") or {})
+        subject_layer = subject.get("layer") or {}
+        if subject_layer.get("kind") == "activation":
+            return {"error": f"the `{subject_layer.get('activation')}` is applied inside call(), not by a layer; "
+                             "the profiler can swap and measure layer activations only"}
+        layers, layer = find_layer(models[role], subject_layer)
         if layer is None:
             return {"error": f"no runtime layer matches {subject.get('layer')} in the {role}"}
         index = layers.index(layer)
@@ -608,6 +640,23 @@ class Worker:
                 tf.summary.scalar(f"GAN101/{prefix}/{layer}/rms_ratio", ratio, step=step)
             tf.summary.scalar(f"GAN101/{prefix}/{layer}/rms_ratio_counterfactual_actual", match["cf_actual"], step=last)
             tf.summary.scalar(f"GAN101/{prefix}/{layer}/rms_ratio_counterfactual_relu", match["cf_relu"], step=last)
+            self._written.update(f"GAN101/{prefix}/{layer}/{name}" for name in (
+                "rms_ratio", "rms_ratio_counterfactual_actual", "rms_ratio_counterfactual_relu"))
+        for v in verdicts:
+            if v.get("code") == "GAN301" and v["numbers"].get("network") in ROLE_PREFIX:
+                prefix = ROLE_PREFIX[v["numbers"]["network"]]
+                tag = f"GAN301/{prefix}/spike_ratio"
+                if tag not in self._written:
+                    g = facts.series(f"{prefix}/grad_norm/global")
+                    for step in range(10, g.size):
+                        base = float(np.median(g[step - 10:step]))
+                        if base > 0 and np.isfinite(g[step]) and np.isfinite(base):
+                            tf.summary.scalar(tag, float(g[step]) / base, step=step)
+                            self._written.add(tag)
+                v["tags"] = sorted(set(v["tags"]) | {tag})
+        present = set(facts.tags) | self._written
+        for v in verdicts:  # point only at tags that exist
+            v["tags"] = [t for t in v["tags"] if t in present]
         rows = ["| finding | line | verdict | evidence |", "|---|---|---|---|"]
         for v in verdicts:
             rows.append(f"| {v.get('code') or v.get('name')} | {v.get('line') or ''} | {v['verdict']} | "

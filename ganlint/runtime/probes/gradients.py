@@ -17,6 +17,7 @@ class GradientSpikes:
     """
 
     WINDOW = 10
+    MIN_WINDOW = 5
     CONFIRM_SPIKE = 5.0
     CONFIRM_MAX_MEDIAN = 10.0
     DISMISS_SPIKE = 2.0
@@ -35,8 +36,8 @@ class GradientSpikes:
                                numbers)
         zero = float(np.mean(g == 0.0))
         spikes = []
-        for t in range(self.WINDOW, g.size):
-            base = np.median(g[t - self.WINDOW:t])
+        for t in range(self.MIN_WINDOW, g.size):  # the window grows to WINDOW over the first steps
+            base = np.median(g[max(0, t - self.WINDOW):t])
             if base > 0:
                 spikes.append(g[t] / base)
         spike = float(max(spikes)) if spikes else float("nan")

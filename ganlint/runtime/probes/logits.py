@@ -47,7 +47,10 @@ class LossConsistency:
         if median > self.CONFIRM_ABOVE:
             why = (f"the loss as written gives {np.median(u):.4g} where the correct loss on the same outputs "
                    f"gives {np.median(r):.4g} (median relative difference {median:.3g} over {n} loss calls)")
-            if ratio is not None:
+            if ratio is not None and ratio == 0:
+                why += (f"; the generator gradient is exactly 0 (the correct loss gives "
+                        f"{numbers['g_grad_norm_correct_loss']:.3g})")
+            elif ratio is not None:
                 why += f"; the generator gradient is {ratio:.3g}x the correct loss's"
             return Measurement(CONFIRMED, why, numbers)
         if median < self.REPAIRED_BELOW:

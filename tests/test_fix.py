@@ -1,0 +1,177 @@
+"""`ganlint check --fix / --unsafe-fixes / --diff` on real files on disk."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from expectations import ROOT
+from ganlint import fixes
+from ganlint.engine import Linter
+from ganlint.findings import Edit, Position, Range
+from ganlint.registry import ALL_RULES
+from ganlint.runner import RunOptions
+
+BUGGY = (
+    "import tensorflow as tf\n"
+    "\n"
+    "# étiquettes « lissées » 標籤\n"
+    "note = 'ü'; fake_labels = tf.zeros((8, 1)) * 0.1  # smoothed\n"
+    "real_labels = tf.ones((8, 1)) * 0.9\n"
+)
+FIXED = BUGGY.replace("tf.zeros((8, 1)) * 0.1", "tf.zeros((8, 1)) + 0.1")
+
+UNUSED = (
+    "import tensorflow as tf\n"
+    "from tensorflow import keras\n"
+    "model = keras.Sequential([keras.layers.Dense(1)])  # ganlint: ignore[GAN101]\n"
+)
+
+
+def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "ganlint", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=300, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+
+
+def test_fix_alone_leaves_unsafe_fixes_and_says_how_to_apply_them(tmp_path):
+    path = tmp_path / "labels.py"
+    path.write_text(BUGGY, encoding="utf-8")
+    completed = run_cli("check", "--no-cache", "--fix", str(path))
+    assert completed.returncode == 1
+    assert path.read_text(encoding="utf-8") == BUGGY
+    assert "GAN202" in completed.stdout
+    assert "fixable with `--fix --unsafe-fixes`" in completed.stderr
+
+
+def test_unsafe_fixes_rewrite_the_file_and_the_finding_is_gone(tmp_path):
+    path = tmp_path / "labels.py"
+    path.write_text(BUGGY, encoding="utf-8")
+    completed = run_cli("check", "--no-cache", "--fix", "--unsafe-fixes", str(path))
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert path.read_text(encoding="utf-8") == FIXED
+    assert "Fixed 1 finding(s) in 1 file(s)." in completed.stderr
+    relint = run_cli("check", "--no-cache", str(path))
+    assert relint.returncode == 0 and "GAN202" not in relint.stdout
+    # fixing a fixed file changes nothing
+    mtime = path.stat().st_mtime_ns
+    again = run_cli("check", "--no-cache", "--fix", "--unsafe-fixes", str(path))
+    assert again.returncode == 0 and "Fixed 0 finding(s)" in again.stderr
+    assert path.read_text(encoding="utf-8") == FIXED and path.stat().st_mtime_ns == mtime
+
+
+@pytest.mark.parametrize("newline,bom", [("\r\n", False), ("\r\n", True), ("\n", True), ("\r", False)],
+                         ids=["crlf", "crlf-bom", "lf-bom", "cr"])
+def test_fix_keeps_line_endings_bom_and_every_other_byte(tmp_path, newline, bom):
+    path = tmp_path / "labels.py"
+    original = (b"\xef\xbb\xbf" if bom else b"") + BUGGY.replace("\n", newline).encode("utf-8")
+    path.write_bytes(original)
+    path.chmod(0o640)
+    completed = run_cli("check", "--no-cache", "--fix", "--unsafe-fixes", str(path))
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert path.read_bytes() == original.replace(b"tf.zeros((8, 1)) * 0.1", b"tf.zeros((8, 1)) + 0.1")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["labels.py"]  # no temporary file left behind
+
+
+def test_diff_shows_the_change_writes_nothing_and_exits_1(tmp_path):
+    path = tmp_path / "labels.py"
+    path.write_text(BUGGY, encoding="utf-8")
+    completed = run_cli("check", "--no-cache", "--diff", "--unsafe-fixes", "labels.py", cwd=tmp_path)
+    assert completed.returncode == 1
+    assert path.read_text(encoding="utf-8") == BUGGY
+    assert completed.stdout.splitlines()[:2] == ["--- a/labels.py", "+++ b/labels.py"]
+    assert "-note = 'ü'; fake_labels = tf.zeros((8, 1)) * 0.1  # smoothed" in completed.stdout.splitlines()
+    assert "+note = 'ü'; fake_labels = tf.zeros((8, 1)) + 0.1  # smoothed" in completed.stdout.splitlines()
+    # safe fixes only: nothing to show
+    safe_only = run_cli("check", "--no-cache", "--diff", "labels.py", cwd=tmp_path)
+    assert safe_only.returncode == 0 and safe_only.stdout == ""
+    path.write_text(FIXED, encoding="utf-8")
+    clean = run_cli("check", "--no-cache", "--diff", "--unsafe-fixes", "labels.py", cwd=tmp_path)
+    assert clean.returncode == 0 and clean.stdout == ""
+
+
+def test_safe_fix_removes_an_unused_suppression(tmp_path):
+    path = tmp_path / "model.py"
+    path.write_text(UNUSED, encoding="utf-8")
+    before = run_cli("check", "--no-cache", "--fail-on", "info", str(path))
+    assert "GAN901" in before.stdout and before.returncode == 1
+    completed = run_cli("check", "--no-cache", "--fail-on", "info", "--fix", str(path))
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert path.read_text(encoding="utf-8") == UNUSED.replace("  # ganlint: ignore[GAN101]", "")
+
+
+def test_fixes_across_a_folder_and_several_in_one_file(tmp_path):
+    (tmp_path / "pkg").mkdir()
+    one = tmp_path / "pkg" / "one.py"
+    two = tmp_path / "two.py"
+    one.write_text("import tensorflow as tf\na = tf.zeros(4) * 0.1\nb = 0.2 * tf.zeros_like(a)\n"
+                   "c = tf.zeros(2)\nc *= 0.3\n", encoding="utf-8")
+    two.write_text(BUGGY, encoding="utf-8")
+    outcome = fixes.fix([str(tmp_path)], RunOptions(use_config=False), unsafe=True)
+    assert outcome.errors == [] and outcome.fixed == 4
+    assert one.read_text(encoding="utf-8") == ("import tensorflow as tf\na = tf.zeros(4) + 0.1\n"
+                                               "b = 0.2 + tf.zeros_like(a)\nc = tf.zeros(2)\nc += 0.3\n")
+    assert two.read_text(encoding="utf-8") == FIXED
+
+
+def test_a_file_changed_while_being_fixed_is_not_overwritten(tmp_path):
+    from ganlint import api
+
+    path = tmp_path / "labels.py"
+    path.write_text(BUGGY, encoding="utf-8")
+    findings = api.check_paths([str(path)], Linter()).findings
+    document = fixes.Document.load(path, str(path))
+    assert document.apply(findings, unsafe=True) == 1
+    path.write_text(BUGGY + "# edited meanwhile\n", encoding="utf-8")
+    with pytest.raises(fixes.FixError):
+        document.write()
+    assert path.read_text(encoding="utf-8") == BUGGY + "# edited meanwhile\n"
+
+
+def test_every_expected_fix_of_the_rule_examples(tmp_path):
+    cases = [(rule, case) for rule in ALL_RULES for case in rule.INVALID if case.expected_fix is not None]
+    assert cases, "no rule example states its fix"
+    for number, (rule, case) in enumerate(cases):
+        folder = tmp_path / str(number)
+        folder.mkdir()
+        path = folder / case.filename
+        path.write_text(case.code, encoding="utf-8")
+        outcome = fixes.fix([str(path)], RunOptions(use_config=False), Linter([rule()]), unsafe=True)
+        assert outcome.errors == []
+        assert path.read_text(encoding="utf-8") == case.expected_fix, f"{rule.CODE}: {case.code!r}"
+
+
+def _edit(r1: int, c1: int, r2: int, c2: int, content: str) -> Edit:
+    return Edit(Range(Position(r1, c1), Position(r2, c2)), content)
+
+
+def test_apply_edits_counts_characters_and_skips_overlaps():
+    text = "é漢 = 1\r\nx = a * b\r\n"
+    new, applied = fixes.apply_edits(text, [
+        [_edit(2, 7, 2, 8, "+")],       # the `*`
+        [_edit(2, 5, 2, 10, "c")],      # overlaps the first: left for the next pass
+        [_edit(1, 1, 1, 3, "ab")],      # two non-ASCII characters
+        [_edit(2, 10, 2, 10, " # ok")],  # an insertion at the end of the line
+    ])
+    assert (new, applied) == ("ab = 1\r\nx = a + b # ok\r\n", 3)
+    with pytest.raises(fixes.FixError):
+        fixes.apply_edits("x = 1\n", [[_edit(1, 9, 1, 10, "")]])
+    with pytest.raises(fixes.FixError):
+        fixes.apply_edits("x = 1\n", [[_edit(4, 1, 4, 1, "")]])
+
+
+def test_write_atomic_replaces_the_file_in_one_step(tmp_path):
+    path = tmp_path / "f.py"
+    path.write_bytes(b"old\n")
+    os.chmod(path, 0o600)
+    inode_before = path.stat().st_ino
+    fixes.write_atomic(path, b"new\r\n")
+    assert path.read_bytes() == b"new\r\n"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert path.stat().st_ino != inode_before  # a new file renamed over the old one
+    assert [p.name for p in tmp_path.iterdir()] == ["f.py"]
