@@ -7,7 +7,8 @@ run also holds a model named `discriminator`. So the unit cached is a *component
 that import one another, directly or through shared modules, plus every module of the user's they
 reach (see `ganlint.runner`). Its key hashes:
 
-- the ganlint version and the hash of ganlint's own source (an edited checkout is a new version);
+- the ganlint and LibCST versions and the hash of ganlint's own source (an edited checkout is a
+  new version);
 - for every file of the component: its path, the name it is shown under, the hash of its content
   and the fingerprint of its effective settings (enabled rules, options, per-file ignores);
 - for every reached module that is not linted: its path and the hash of its content;
@@ -42,8 +43,12 @@ FORMAT = 1
 
 @lru_cache(maxsize=1)
 def engine_fingerprint() -> str:
-    """The ganlint version plus a hash of its source files."""
-    digest = hashlib.sha256(f"ganlint {ganlint.__version__} format {FORMAT}".encode())
+    """The ganlint version, the LibCST version (its parser decides what parses) and a hash of
+    ganlint's source files."""
+    import libcst
+
+    parser = getattr(libcst, "LIBCST_VERSION", None) or getattr(libcst, "__version__", "?")
+    digest = hashlib.sha256(f"ganlint {ganlint.__version__} format {FORMAT} libcst {parser}".encode())
     package = Path(ganlint.__file__).resolve().parent
     for path in sorted(package.rglob("*.py")):
         if "runtime" in path.relative_to(package).parts:

@@ -145,7 +145,8 @@ def rule_command(code: str | None, show_all: bool, output_format: str, output: s
     click.echo(docs.render_rules(rules, output_format), nl=False)
 
 
-@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@main.command(add_help_option=False,
+              context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 @click.pass_context
 def profile(ctx: click.Context) -> None:
     """Train the GAN in FILE briefly and confirm or dismiss each finding (needs TensorFlow)."""
@@ -154,7 +155,27 @@ def profile(ctx: click.Context) -> None:
     except ImportError as error:  # the profile extra is not installed
         click.echo(f"ganlint profile: unavailable ({error}); install `ganlint[profile]`", err=True)
         sys.exit(EXIT_ERROR)
-    profile_command.main(args=ctx.args, prog_name="ganlint profile", standalone_mode=True)
+    profile_command.main(args=ctx.args, prog_name="ganlint profile", standalone_mode=True,
+                         default_map=_profile_defaults(profile_command, ctx.args))
+
+
+def _profile_defaults(command: click.Command, args: list[str]) -> dict:
+    """`[tool.ganlint.profile]` of the pyproject.toml above FILE, as click defaults."""
+    from ganlint.config import ConfigError, Resolver
+
+    parsed = command.make_context("ganlint profile", list(args), resilient_parsing=True)
+    target = parsed.params.get("file")
+    if target is None:
+        return {}
+    try:
+        settings = Resolver().settings_for(Path(target))
+    except ConfigError as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(EXIT_ERROR)
+    defaults = {key.replace("-", "_"): value for key, value in settings.profile.items()}
+    if "logdir" in defaults:
+        defaults["logdir"] = str(settings.root / defaults["logdir"])
+    return defaults
 
 
 if __name__ == "__main__":

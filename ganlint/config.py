@@ -28,7 +28,7 @@ import re
 import sys
 import typing
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -45,6 +45,10 @@ TABLE = "[tool.ganlint]"
 KEYS = ("select", "ignore", "per-file-ignores", "exclude", "fail-on", "rules", "profile")
 SELECTOR_HELP = "a code like GAN101, a prefix like GAN3, a rule name like from-logits-mismatch, or ALL"
 DEFAULT_FAIL_ON = Severity.WARNING
+
+
+# `[tool.ganlint.profile]` keys: defaults for the `ganlint profile` options of the same names.
+PROFILE_KEYS = ("steps", "batch-size", "seed", "logdir", "timeout", "load-timeout", "data")
 
 
 class ConfigError(Exception):
@@ -280,6 +284,7 @@ class Settings:
     fail_on: Severity = DEFAULT_FAIL_ON
     fail_on_reason: str = "the default"
     options: Mapping[str, Any] = field(default_factory=dict)  # code -> Options instance
+    profile: Mapping[str, Any] = field(default_factory=dict)  # defaults for `ganlint profile`
 
     def is_excluded(self, path: Path) -> str | None:
         """The exclude glob matching ``path``, if any."""
@@ -301,6 +306,7 @@ class Settings:
         """One instance of every enabled rule, with its configured options."""
         return _instantiate(self)
 
+    @cached_property
     def fingerprint(self) -> str:
         """What the findings depend on (for the cache): everything but where it came from."""
         data = {
@@ -393,6 +399,10 @@ def build_settings(path: Path | None, table: Mapping[str, Any] | None, overrides
     profile = table.get("profile", {})
     if not isinstance(profile, dict):
         raise ConfigError(f"{where} profile: expected a table ([tool.ganlint.profile])")
+    for key in profile:
+        if key not in PROFILE_KEYS:
+            raise ConfigError(f"{path}: [tool.ganlint.profile] unknown key {json.dumps(key)} "
+                              f"(allowed: {', '.join(PROFILE_KEYS)})")
 
     options: dict[str, Any] = {}
     rules_table = table.get("rules", {})
@@ -422,7 +432,7 @@ def build_settings(path: Path | None, table: Mapping[str, Any] | None, overrides
     return Settings(
         path=path, root=root, enabled=enabled, reasons={c: why for c, (_, why) in state.items()},
         per_file_ignores=tuple(per_file), exclude=exclude, fail_on=fail_on, fail_on_reason=fail_reason,
-        options=options,
+        options=options, profile=dict(profile),
     )
 
 

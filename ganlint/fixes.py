@@ -242,6 +242,9 @@ def fix_result(first: CheckResult, options: RunOptions, linter: Linter | None = 
                 findings = [f for f in again.findings if f.filename == filename and applicable(f, unsafe)]
                 if not findings:
                     break
+            else:
+                raise FixError(f"the fixes did not settle after {MAX_PASSES} passes (a fix brings back a "
+                               f"finding with a fix); nothing written")
             if document.changed:
                 if write:
                     document.write()

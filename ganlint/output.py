@@ -26,8 +26,8 @@ from urllib.parse import quote
 
 import click
 
-from ganlint import __version__
-from ganlint.findings import Finding, Range, Related, Severity
+from ganlint import __version__, notebook
+from ganlint.findings import Applicability, Finding, Range, Related, Severity
 
 SCHEMA_VERSION = 1
 INFORMATION_URI = "https://github.com/ganlint/ganlint"
@@ -73,8 +73,6 @@ class SourceLines:
             except (OSError, UnicodeDecodeError):
                 return None
         if cell is not None:
-            from ganlint import notebook
-
             try:
                 parsed = notebook.parse(text)
             except notebook.NotebookError:
@@ -146,12 +144,12 @@ def summary(findings: Sequence[Finding], files_checked: int, *, unsafe_fixes: bo
     for severity in (Severity.ERROR, Severity.WARNING, Severity.INFO):
         n = sum(1 for f in findings if f.severity is severity)
         if n:
-            noun = {"error": "error", "warning": "warning", "info": "info"}[str(severity)]
-            counts.append(f"{n} {noun}{'s' if n != 1 and noun != 'info' else ''}")
+            plural = "s" if n != 1 and severity is not Severity.INFO else ""
+            counts.append(f"{n} {severity}{plural}")
     total = len(findings)
     line = f"Found {total} finding{'s' if total != 1 else ''} in {files} ({', '.join(counts)})."
-    safe = sum(1 for f in findings if f.fix is not None and f.fix.applicability.value == "safe")
-    unsafe = sum(1 for f in findings if f.fix is not None and f.fix.applicability.value == "unsafe")
+    safe = sum(1 for f in findings if f.fix is not None and f.fix.applicability is Applicability.SAFE)
+    unsafe = sum(1 for f in findings if f.fix is not None and f.fix.applicability is Applicability.UNSAFE)
     if unsafe_fixes and safe + unsafe:
         line += f" {safe + unsafe} fixable with `--fix --unsafe-fixes`."
     elif safe:

@@ -273,7 +273,7 @@ def _look_up(parts: list[Component], linter: Linter, roots: Sequence[Path], reso
         if part.cache is None:
             continue
         linted = sorted(
-            [str(node), file.display, part.hashes[node], file.settings.fingerprint() if file.settings else plain]
+            [str(node), file.display, part.hashes[node], file.settings.fingerprint if file.settings else plain]
             for node, file in zip(part.hashes, part.files))
         reached = sorted([str(node), digest] for node, digest in part.reached.items())
         part.key = result_cache.key_of([linted, reached, root_list])

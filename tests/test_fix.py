@@ -175,3 +175,23 @@ def test_write_atomic_replaces_the_file_in_one_step(tmp_path):
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert path.stat().st_ino != inode_before  # a new file renamed over the old one
     assert [p.name for p in tmp_path.iterdir()] == ["f.py"]
+
+
+def test_fixes_that_never_settle_are_not_written(tmp_path):
+    """A rule whose fix brings its own finding back (here: an edit that inserts a second `* 0.1`)."""
+    from ganlint.rules.label_smoothing_on_zeros import LabelSmoothingOnZeros
+    from ganlint.rule import FixSpec, Report
+    from ganlint.findings import Applicability
+
+    class Restless(LabelSmoothingOnZeros):
+        def check(self, context):
+            for report in super().check(context):
+                site = report.site
+                yield Report(site, report.message, fix=FixSpec(Applicability.SAFE, "again", (
+                    (site, site.code().strip() + " * 0.1"),)))
+
+    path = tmp_path / "labels.py"
+    path.write_text(BUGGY, encoding="utf-8")
+    outcome = fixes.fix([str(path)], RunOptions(use_config=False), Linter([Restless()]))
+    assert outcome.documents == [] and "did not settle" in outcome.errors[0].message
+    assert path.read_text(encoding="utf-8") == BUGGY

@@ -12,6 +12,7 @@ repository and point pre-commit at that.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -43,9 +44,7 @@ def pre_commit(*args: str, cwd: Path, env: dict) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory) -> dict:
-    try:
-        import pre_commit  # noqa: F401  (a test dependency: pyproject's `test` extra)
-    except ImportError:
+    if importlib.util.find_spec("pre_commit") is None:  # a test dependency: pyproject's `test` extra
         pytest.fail("pre-commit is not installed: `pip install -e .[test]`")
     home = tmp_path_factory.mktemp("pre-commit-home")
     return {**os.environ, "PRE_COMMIT_HOME": str(home), "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",

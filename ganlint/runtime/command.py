@@ -154,6 +154,9 @@ def profile_command(file: Path, steps: int, batch_size: int | None, seed: int, d
     name = str(file)
     if not file.is_file():
         _fail(f"{file}: no such file", output_format, name)
+    if file.suffix == ".ipynb":
+        _fail(f"{file}: notebooks are not supported by `ganlint profile`; export the notebook to a .py script",
+              output_format, name)
     try:
         source = file.read_text(encoding="utf-8")
         ast.parse(source, name)
@@ -165,6 +168,10 @@ def profile_command(file: Path, steps: int, batch_size: int | None, seed: int, d
         _fail("--generator and --discriminator must be given together", output_format, name)
     if data and not Path(data).is_file():
         _fail(f"--data {data}: no such file", output_format, name)
+    import importlib.util
+
+    if importlib.util.find_spec("tensorflow") is None:  # found without importing it
+        _fail("TensorFlow is not installed in this environment; install `ganlint[profile]`", output_format, name)
     findings, static_errors = _static_findings(file)
     logdir = (logdir or default_logdir(file)).resolve()
     if progress is None:

@@ -71,4 +71,6 @@ def render_json(result: Mapping[str, Any], filename: str) -> str:
             "data", "discriminator_output", "notes", "verdicts", "step_seconds_median", "first_step_seconds",
             "load_seconds", "total_seconds", "error", "static_errors")
     payload = {"file": filename, **{k: result[k] for k in keep if k in result}}
+    if result.get("logdir"):
+        payload["tensorboard_command"] = f"tensorboard --logdir {shlex.quote(str(result['logdir']))}"
     return json.dumps(payload, indent=2, default=str) + "\n"

@@ -33,8 +33,8 @@ class GradientAttenuation:
         gain = None
         if actual is not None and swapped is not None and actual > 0:
             gain = swapped / actual
-            numbers["counterfactual_rms_ratio"] = rounded(actual)
-            numbers["counterfactual_rms_ratio_relu"] = rounded(swapped)
+            numbers["rms_ratio_fixed_batch"] = rounded(actual)
+            numbers["rms_ratio_fixed_batch_relu"] = rounded(swapped)
             numbers["swap_gain"] = rounded(gain)
         if median < self.CONFIRM_BELOW and (gain is None or gain >= self.SWAP_GAIN):
             why = f"the layer passes on {median:.3g} of the next layer's gradient RMS (median over {values.size} steps)"

@@ -1,0 +1,45 @@
+"""`[tool.ganlint.profile]` supplies defaults for `ganlint profile`; bad keys are one-line errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURE = ROOT / "fixtures" / "profile" / "gan202_zeros_times_constant.py"
+
+
+def _profile(folder: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    return subprocess.run([sys.executable, "-m", "ganlint", "profile", FIXTURE.name, *args], cwd=folder,
+                          capture_output=True, text=True, timeout=300, env=env)
+
+
+def test_unknown_profile_key_is_a_one_line_error(tmp_path):
+    shutil.copy(FIXTURE, tmp_path)
+    (tmp_path / "pyproject.toml").write_text("[tool.ganlint.profile]\nstepz = 3\n")
+    completed = _profile(tmp_path)
+    assert completed.returncode == 2
+    errors = completed.stderr.strip().splitlines()
+    assert len(errors) == 1 and 'unknown key "stepz"' in errors[0] and "pyproject.toml" in errors[0]
+
+
+@pytest.mark.tf
+def test_profile_defaults_come_from_pyproject(tmp_path):
+    pytest.importorskip("tensorflow")
+    shutil.copy(FIXTURE, tmp_path)
+    (tmp_path / "pyproject.toml").write_text('[tool.ganlint.profile]\nsteps = 3\nlogdir = "tb"\n')
+    completed = _profile(tmp_path, "--format", "json")
+    report = json.loads(completed.stdout)
+    assert report["steps_run"] == 3
+    assert Path(report["logdir"]) == tmp_path / "tb"
+    assert list((tmp_path / "tb").glob("events.out.tfevents.*"))
+    # the command line still wins over the configuration
+    completed = _profile(tmp_path, "--format", "json", "--steps", "2")
+    assert json.loads(completed.stdout)["steps_run"] == 2
