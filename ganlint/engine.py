@@ -125,6 +125,24 @@ def decode(file: SourceFile, data: bytes) -> str | None:
     return as_python(file, text)
 
 
+def keras_source(file: SourceFile) -> bytes | None:
+    """The bytes of a file that may hold Keras code, with ``file.text`` set to its Python source.
+
+    None when the prefilter skips it or it cannot be read (then ``file.error`` says why).
+    """
+    if file.text is None:
+        content = read_source(file)
+        if content is None or not PREFILTER.search(content):
+            return None
+        file.text = decode(file, content)
+        return content if file.text is not None else None
+    content = file.text.encode("utf-8", "surrogatepass")
+    if not PREFILTER.search(content):
+        return None
+    file.text = as_python(file, file.text)  # an in-memory notebook's JSON becomes its code cells
+    return content if file.text is not None else None
+
+
 def as_python(file: SourceFile, text: str) -> str | None:
     """``text`` itself, or for a notebook the virtual module of its code cells (see `ganlint.notebook`)."""
     if file.notebook is not None or file.path.suffix != notebook.SUFFIX:
@@ -168,25 +186,10 @@ class Linter:
         linted: list[ModuleModel] = []
         for file in files:
             result.files_checked += 1
-            if file.text is None:
-                data = read_source(file)
-                if data is None:
-                    result.errors.append(file.error)  # type: ignore[arg-type]
-                    continue
-                if not PREFILTER.search(data):
-                    continue
-                text = decode(file, data)
-                if text is None:
-                    result.errors.append(file.error)  # type: ignore[arg-type]
-                    continue
-                file.text = text
-            elif not PREFILTER.search(file.text.encode("utf-8", "surrogatepass")):
+            if keras_source(file) is None:
+                if file.error is not None:
+                    result.errors.append(file.error)
                 continue
-            elif file.notebook is None and file.path.suffix == notebook.SUFFIX:  # in-memory notebook JSON
-                file.text = as_python(file, file.text)
-                if file.text is None:
-                    result.errors.append(file.error)  # type: ignore[arg-type]
-                    continue
             reported = len(result.findings)
             module = self.parse(file, project, result)
             if module is None:  # an `invalid-syntax` finding (or none), to be suppressed like the rest

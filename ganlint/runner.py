@@ -29,7 +29,7 @@ from typing import Any, Sequence
 
 from ganlint import cache as result_cache
 from ganlint.config import Overrides, Resolver
-from ganlint.engine import PREFILTER, CheckResult, Linter, Prepared, SourceFile, decode, discover, read_source
+from ganlint.engine import CheckResult, Linter, Prepared, SourceFile, discover, keras_source
 from ganlint.findings import Finding
 from ganlint.model.project import MENTIONS_KERAS, Project
 
@@ -216,21 +216,11 @@ def run(paths: Sequence[str], options: RunOptions = RunOptions(), linter: Linter
                 continue
             result.fail_on[file.display] = file.settings.fail_on
         result.files_checked += 1
-        if file.text is None:
-            content = read_source(file)
-            if content is None:
-                result.errors.append(file.error)  # type: ignore[arg-type]
-                continue
-            if not PREFILTER.search(content):
-                continue
-            file.text = decode(file, content)
-            if file.text is None:
-                result.errors.append(file.error)  # type: ignore[arg-type]
-                continue
-        else:
-            content = file.text.encode("utf-8", "surrogatepass")
-            if not PREFILTER.search(content):
-                continue
+        content = keras_source(file)
+        if content is None:
+            if file.error is not None:
+                result.errors.append(file.error)
+            continue
         data[id(file)] = content
         keras.append(file)
 
