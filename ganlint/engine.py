@@ -18,8 +18,7 @@ from ganlint import notebook, suppress
 from ganlint.findings import Finding, Fix, Edit, Position, Range, Related, Severity
 from ganlint.model.module import ModuleModel
 from ganlint.model.project import MENTIONS_KERAS, Project
-from ganlint.model.roles import _name_role, assign_roles
-from ganlint.model.values import Model
+from ganlint.model.roles import assign_roles, name_role
 from ganlint.registry import ALL_RULES, INVALID_SYNTAX
 from ganlint.rule import Report, Rule, RuleContext
 from ganlint.rules.unused_suppression import UnusedSuppression
@@ -217,9 +216,7 @@ class Linter:
         """
         result, project = prepared.result, prepared.project
         all_models = [model for facts in project.facts.values() for model in facts.models]
-        missing = set(named_roles) - prepared.named_roles()
-        phantoms = [Model(kind="phantom", site=None, names=[role]) for role in sorted(missing)]  # type: ignore[arg-type]
-        roles = assign_roles(all_models + phantoms)
+        roles = assign_roles(all_models, also_named=named_roles)
         for module in prepared.linted:
             file = prepared.file_of[id(module)]
             context = RuleContext(module, project, roles)
@@ -289,7 +286,7 @@ class Prepared:
     def named_roles(self) -> frozenset[str]:
         """The roles the models of these files are named for (`generator`, `discriminator`)."""
         return frozenset(role for facts in self.project.facts.values() for model in facts.models
-                         if (role := _name_role(model)) is not None)
+                         if (role := name_role(model)) is not None)
 
 
 def invalid_syntax(filename: str, error: cst.ParserSyntaxError, source: str) -> Finding:

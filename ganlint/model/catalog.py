@@ -61,7 +61,7 @@ _NORMALIZATION_LAYERS = frozenset({
 })
 
 # Names an activation can be spelled with, normalised.
-_ACTIVATION_ALIASES = {
+ACTIVATION_ALIASES = {
     "sigmoid": "sigmoid", "hard_sigmoid": "hard_sigmoid", "hardsigmoid": "hard_sigmoid",
     "tanh": "tanh", "relu": "relu", "relu6": "relu", "linear": "linear", "softmax": "softmax",
     "leaky_relu": "leaky_relu", "elu": "elu", "selu": "selu", "gelu": "gelu", "swish": "swish",
@@ -70,13 +70,13 @@ _ACTIVATION_ALIASES = {
 }
 # Activation functions called by hand, by canonical name.
 _ACTIVATION_FUNCTIONS: dict[str, str] = {}
-for _name in _ACTIVATION_ALIASES:
+for _name in ACTIVATION_ALIASES:
     for _prefix in ("keras.activations.", "keras.ops.", "keras.backend.", "tensorflow.",
                     "tensorflow.nn.", "tensorflow.math.", "keras.ops.nn."):
-        _ACTIVATION_FUNCTIONS[_prefix + _name] = _ACTIVATION_ALIASES[_name]
+        _ACTIVATION_FUNCTIONS[_prefix + _name] = ACTIVATION_ALIASES[_name]
 for _name in ("relu", "leaky_relu", "elu", "selu", "gelu", "softplus"):
     _ACTIVATION_FUNCTIONS.pop("tensorflow." + _name, None)
-    _ACTIVATION_FUNCTIONS["tensorflow.nn." + _name] = _ACTIVATION_ALIASES[_name]
+    _ACTIVATION_FUNCTIONS["tensorflow.nn." + _name] = ACTIVATION_ALIASES[_name]
 
 
 def activation_from_value(value: Any, site: Site | None) -> Activation | None:
@@ -85,7 +85,7 @@ def activation_from_value(value: Any, site: Site | None) -> Activation | None:
         if value.value is None:
             return Activation("linear", site)
         if isinstance(value.value, str):
-            name = _ACTIVATION_ALIASES.get(value.value.lower())
+            name = ACTIVATION_ALIASES.get(value.value.lower())
             return Activation(name, site) if name else None
         return None
     if isinstance(value, External):

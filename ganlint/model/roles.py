@@ -38,7 +38,8 @@ class RoleEvidence:
     discriminator: list[str] = field(default_factory=list)
 
 
-def _name_role(model: Model) -> str | None:
+def name_role(model: Model) -> str | None:
+    """The role a model's names alone suggest, if exactly one."""
     tokens: set[str] = set()
     for name in model.names:
         tokens.update(name_tokens(name))
@@ -75,22 +76,24 @@ def _output_units(model: Model) -> int | None:
     return last.units if last.kind == "Dense" else None
 
 
-def assign_roles(models: Iterable[Model]) -> dict[int, RoleEvidence]:
+def assign_roles(models: Iterable[Model], also_named: Iterable[str] = ()) -> dict[int, RoleEvidence]:
+    """Roles of ``models``; ``also_named`` are roles that models elsewhere in the run are named
+    for (a worker process that holds only part of a run learns them from the others)."""
     models = list(models)
-    named = {id(m): _name_role(m) for m in models}
-    named_roles = set(named.values())
+    named = {id(m): name_role(m) for m in models}
+    named_roles = set(named.values()) | set(also_named)
     result: dict[int, RoleEvidence] = {}
     for model in models:
         evidence = RoleEvidence(UNKNOWN_ROLE)
         g, d = 0, 0
-        name_role = named[id(model)]
-        if name_role == GENERATOR:
+        by_name = named[id(model)]
+        if by_name == GENERATOR:
             g += 2
             evidence.generator.append(f"named {model.display_name!r}")
             if DISCRIMINATOR in named_roles:
                 g += 1
                 evidence.generator.append("the project also defines a discriminator")
-        elif name_role == DISCRIMINATOR:
+        elif by_name == DISCRIMINATOR:
             d += 2
             evidence.discriminator.append(f"named {model.display_name!r}")
             if GENERATOR in named_roles:

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from typing import Iterator
 
 from ganlint.findings import Severity
-from ganlint.model.catalog import _ACTIVATION_ALIASES as ACTIVATION_ALIASES
+from ganlint.model.catalog import ACTIVATION_ALIASES
 from ganlint.model.graph import activation_sites, classify, ordered_layers
 from ganlint.model.roles import DISCRIMINATOR, GENERATOR
 from ganlint.model.values import SATURATING_ACTIVATIONS
