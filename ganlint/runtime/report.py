@@ -39,22 +39,23 @@ def render_text(result: Mapping[str, Any], filename: str) -> str:
     for note in result.get("notes", []):
         lines.append(f"  note: {note}")
     lines.append("")
-    header = f"{'line':>5}  {'finding':<24} {'verdict':<13} evidence"
+    labels = [f"{v.get('code') or ''} {v.get('name') or ''}".strip() for v in result.get("verdicts", [])]
+    column = min(40, max([len("finding"), *map(len, labels)]))
+    header = f"{'line':>5}  {'finding':<{column}} {'verdict':<13} evidence"
     lines.append(header)
     lines.append("-" * min(width, 120))
-    indent = " " * 45
-    for v in result.get("verdicts", []):
-        label = v.get("code") or ""
-        label = f"{label} {v.get('name') or ''}".strip()[:24]
+    indent = " " * (column + 22)
+    for v, label in zip(result.get("verdicts", []), labels):
+        label = label[:column]
         line = str(v.get("line") or "")
         body = v.get("reason", "")
         if v.get("numbers"):
             body += f" [{_numbers(v['numbers'])}]"
-        wrapped = textwrap.wrap(body, max(40, width - 46)) or [""]
-        lines.append(f"{line:>5}  {label:<24} {MARK.get(v['verdict'], v['verdict']):<13} {wrapped[0]}")
+        wrapped = textwrap.wrap(body, max(40, width - len(indent) - 1)) or [""]
+        lines.append(f"{line:>5}  {label:<{column}} {MARK.get(v['verdict'], v['verdict']):<13} {wrapped[0]}")
         lines.extend(indent + w for w in wrapped[1:])
         if v.get("tags"):
-            for w in textwrap.wrap("tags: " + ", ".join(v["tags"]), max(40, width - 46)):
+            for w in textwrap.wrap("tags: " + ", ".join(v["tags"]), max(40, width - len(indent) - 1)):
                 lines.append(indent + w)
     if result.get("logdir"):
         lines.append("")
