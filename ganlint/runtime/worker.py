@@ -286,6 +286,8 @@ class Worker:
 
         logdir = Path(cfg["logdir"])
         logdir.mkdir(parents=True, exist_ok=True)
+        # A reused logdir keeps earlier runs' event files: read back only the one written now.
+        self._earlier_event_files = set(logdir.glob("events.out.tfevents.*"))
         writer = tf.summary.create_file_writer(str(logdir), max_queue=1000, flush_millis=10_000)
         step_var = tf.Variable(0, dtype=tf.int64, trainable=False)
         steps = int(cfg["steps"])
@@ -561,7 +563,9 @@ class Worker:
         from ganlint.runtime.instrument import ROLE_PREFIX
         from ganlint.runtime.verdicts import RunFacts
 
-        events = Events(logdir)
+        written = sorted(set(Path(logdir).glob("events.out.tfevents.*"))
+                         - getattr(self, "_earlier_event_files", set()))
+        events = Events(written[0] if len(written) == 1 else logdir)
         facts = RunFacts(series=events.values, tags=events.tags, steps_run=self.result["steps_run"],
                          optimizer_roles=dict(instrument.optimizer_roles),
                          none_variables={r: sorted(v) for r, v in instrument.none_variables.items()},

@@ -43,3 +43,16 @@ def test_profile_defaults_come_from_pyproject(tmp_path):
     # the command line still wins over the configuration
     completed = _profile(tmp_path, "--format", "json", "--steps", "2")
     assert json.loads(completed.stdout)["steps_run"] == 2
+
+
+@pytest.mark.tf
+def test_a_reused_logdir_reports_only_this_run(tmp_path):
+    pytest.importorskip("tensorflow")
+    shutil.copy(FIXTURE, tmp_path)
+    for steps in ("4", "3"):
+        completed = _profile(tmp_path, "--format", "json", "--steps", steps, "--logdir", "tb")
+        report = json.loads(completed.stdout)
+    verdict = next(v for v in report["verdicts"] if v["code"] == "GAN202")
+    assert verdict["verdict"] == "confirmed"
+    assert {site["steps"] for site in verdict["numbers"]["label_sites"].values()} == {3}
+    assert len(list((tmp_path / "tb").glob("events.out.tfevents.*"))) == 2
