@@ -127,14 +127,15 @@ def test_event_files_read_back(tmp_path: Path):
 
 
 def test_time_limit_keeps_what_was_measured(tmp_path: Path):
+    # 40 s leaves room for TF's import, loading and tracing on a loaded 2-core machine.
     code, payload, _, stderr = run_profile(PROFILE_FIXTURES / "gan101_sigmoid_hidden.py", "--steps", "1000000",
-                                           "--timeout", "20", "--format", "json", "--logdir",
+                                           "--timeout", "40", "--format", "json", "--logdir",
                                            str(tmp_path / "run"), cwd=tmp_path)
     assert payload is not None and not payload.get("error"), stderr[-3000:]
     assert payload["stopped"] == "time limit"
     assert 0 < payload["steps_run"] < 1000000
     assert {v["code"] for v in payload["verdicts"]} >= {"GAN101"}
-    assert payload["total_seconds"] < 20 + 15
+    assert payload["total_seconds"] < 40 + 15
 
 
 def test_ctrl_c_ends_the_run_and_reports(tmp_path: Path):
