@@ -259,17 +259,22 @@ class Linter:
         return kept
 
     def parse(self, file: SourceFile, project: Project, result: CheckResult) -> ModuleModel | None:
+        # CPython's parser first: it is fast, it is the grammar the code will run under (LibCST
+        # accepts some code CPython rejects), and its tree gives positions later.
         try:
+            python_tree = ast.parse(file.text or "", file.display)
             tree = cst.parse_module(file.text)  # type: ignore[arg-type]
-        except cst.ParserSyntaxError as error:
+        except (SyntaxError, ValueError, cst.ParserSyntaxError) as error:
             if self.report_invalid_syntax:
-                result.findings.append(invalid_syntax(file.display, error, file.text or ""))
+                result.findings.append(invalid_syntax(file.display, error))
             return None
         except RecursionError:
             result.errors.append(FileError(file.display, "file is nested too deeply to parse"))
             return None
         result.files_parsed += 1
-        return project.add(file.path, file.text, tree, file.display)  # type: ignore[arg-type]
+        module = project.add(file.path, file.text, tree, file.display)  # type: ignore[arg-type]
+        module.python_tree = python_tree
+        return module
 
 
 @dataclass
@@ -289,19 +294,17 @@ class Prepared:
                          if (role := name_role(model)) is not None)
 
 
-def invalid_syntax(filename: str, error: cst.ParserSyntaxError, source: str) -> Finding:
-    # CPython's own parser gives the position and wording users know ("Missing parentheses in
-    # call to 'print'"); LibCST's native parser reports the token after the error.
-    row, column = error.raw_line, error.raw_column + 1
-    message = str(error.message).splitlines()[0] if error.message else "invalid syntax"
-    try:
-        compile(source, filename, "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
-    except SyntaxError as python_error:
-        if python_error.lineno:
-            row, column = python_error.lineno, max(1, python_error.offset or 1)
-            message = python_error.msg
-    except (ValueError, RecursionError):
-        pass
+def invalid_syntax(filename: str, error: Exception) -> Finding:
+    """`GAN000` at the position CPython (or else LibCST) reports, in CPython's words."""
+    row, column, message = 1, 1, "invalid syntax"
+    if isinstance(error, SyntaxError):
+        row, column = error.lineno or 1, max(1, error.offset or 1)
+        message = error.msg
+    elif isinstance(error, cst.ParserSyntaxError):
+        row, column = error.raw_line, error.raw_column + 1
+        message = str(error.message).splitlines()[0] if error.message else message
+    else:
+        message = str(error)
     return Finding(
         INVALID_SYNTAX[0], INVALID_SYNTAX[1], Severity.ERROR,
         f"cannot parse: {message}", filename, Range(Position(row, column), Position(row, column)),

@@ -76,13 +76,18 @@ class RuleContext:
         evidence = self._roles.get(id(model))
         return evidence.role if evidence is not None else "unknown"
 
+    def name_of(self, model: "Model") -> str:
+        """How findings name a model: a wrapped Sequential by the builder that wraps it."""
+        evidence = self._roles.get(id(model))
+        return (evidence.alias if evidence is not None and evidence.alias else None) or model.display_name
+
     def models(self) -> list["Model"]:
         return list(self.facts.models)
 
     def model_subject(self, model: "Model | None") -> dict[str, Any] | None:
         if model is None:
             return None
-        return {"role": self.role_of(model), "name": model.display_name}
+        return {"role": self.role_of(model), "name": self.name_of(model)}
 
 
 @dataclass(frozen=True)

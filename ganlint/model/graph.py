@@ -83,10 +83,30 @@ def activation_sites(model: Model) -> Iterator[ActivationSite]:
 
 
 def is_pass_through(tensor: Tensor) -> bool:
+    """Ops that keep values as they are: reshapes, dropout, `Activation('linear')`."""
     op = tensor.op
     if op.kind == "shape":
         return True
-    return op.kind == "layer" and op.layer is not None and op.layer.role == "shape"
+    if op.kind != "layer" or op.layer is None:
+        return False
+    return op.layer.role == "shape" or (
+        op.layer.kind == "Activation" and op.layer.activation is not None
+        and op.layer.activation.name == "linear")
+
+
+# Weight-free layers that rescale values: after an output activation they keep it the output.
+_WEIGHT_FREE = frozenset({"Rescaling", "Normalization", "CenterCrop", "Resizing", "UpSampling1D",
+                          "UpSampling2D", "UpSampling3D", "ZeroPadding1D", "ZeroPadding2D",
+                          "ZeroPadding3D"})
+
+
+def _is_unresolved(tensor: Tensor) -> bool:
+    """An op the model cannot see into: a custom or unknown layer, a `Lambda` of unknown code."""
+    op = tensor.op
+    if op.kind == "opaque":
+        return True
+    return (op.kind == "layer" and op.layer is not None and op.layer.activation is not None
+            and op.layer.activation.name == "unknown")
 
 
 def classify(model: Model, site: ActivationSite) -> str:
@@ -108,12 +128,17 @@ def classify(model: Model, site: ActivationSite) -> str:
         seen.add(id(tensor))
         downstream = consumers.get(id(tensor), [])
         if tensor is not site.tensor and not is_pass_through(tensor):
-            if tensor.op.kind == "multiply" or (
-                    tensor.op.kind == "layer" and tensor.op.layer is not None
-                    and tensor.op.layer.role == "merge-multiply"):
+            op = tensor.op
+            if op.kind == "multiply" or (op.kind == "layer" and op.layer is not None
+                                          and op.layer.role == "merge-multiply"):
                 return "gate"
-            verdict = "hidden"
-            continue
+            if _is_unresolved(tensor):
+                # Look past it: a known layer further on still makes the activation hidden, but
+                # reaching the output only through unknowns proves nothing either way.
+                if verdict == "output":
+                    verdict = "unknown"
+            elif not (op.kind == "layer" and op.layer is not None and op.layer.kind in _WEIGHT_FREE):
+                return "hidden"
         if not downstream and id(tensor) not in output_ids:
             continue  # a dead end (e.g. a side branch that is never used)
         stack.extend(downstream)

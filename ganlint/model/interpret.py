@@ -208,18 +208,39 @@ class Interpreter:
             self.exec_block(node.body, frame)
 
     def exec_branches(self, node: cst.If, frame: Frame) -> None:
-        self.eval(node.test, frame)
+        test = self.eval(node.test, frame)
+        if isinstance(test, Const):  # `if use_dropout:` with a known flag: only one branch runs
+            if test.value:
+                self.exec_block(node.body.body, frame)
+            elif isinstance(node.orelse, cst.If):
+                self.exec_branches(node.orelse, frame)
+            elif node.orelse is not None:
+                self.exec_block(node.orelse.body.body, frame)
+            return
         names = frame.locals  # mutated in place: at module level it is also the globals dict
         before = dict(names)
-        self.exec_block(node.body.body, frame)
+        body_returned = else_returned = False
+        try:
+            self.exec_block(node.body.body, frame)
+        except _Return:
+            body_returned = True  # this path ended; the code after the `if` belongs to the other
         after_body = dict(names)
         names.clear()
         names.update(before)
-        if isinstance(node.orelse, cst.If):
-            self.exec_branches(node.orelse, frame)
-        elif node.orelse is not None:
-            self.exec_block(node.orelse.body.body, frame)
+        try:
+            if isinstance(node.orelse, cst.If):
+                self.exec_branches(node.orelse, frame)
+            elif node.orelse is not None:
+                self.exec_block(node.orelse.body.body, frame)
+        except _Return:
+            else_returned = True
         after_else = dict(names)
+        if body_returned and else_returned:
+            raise _Return()
+        if body_returned or else_returned:
+            names.clear()
+            names.update(after_body if else_returned else after_else)
+            return
         names.clear()
         for name in after_body.keys() | after_else.keys():
             in_body = after_body.get(name, _MISSING)
@@ -253,6 +274,7 @@ class Interpreter:
             self.eval(node.value, frame)
         elif isinstance(node, cst.Return):
             frame.returns.append(self.eval(node.value, frame) if node.value is not None else Const(None))
+            raise _Return()  # the rest of this path does not run
         elif isinstance(node, cst.Import):
             for alias in node.names:
                 dotted = _dotted(alias.name)
@@ -455,8 +477,22 @@ class Interpreter:
                 complete = False
         return Mapping_(items) if complete else UNKNOWN
 
+    def _eval_comparison(self, node: cst.Comparison, frame: Frame) -> Any:
+        left = self.eval(node.left, frame)
+        values = [left] + [self.eval(target.comparator, frame) for target in node.comparisons]
+        if len(node.comparisons) != 1 or not all(isinstance(v, Const) for v in values):
+            return UNKNOWN
+        operator = type(node.comparisons[0].operator).__name__
+        compare = _COMPARISONS.get(operator)
+        try:
+            return Const(compare(values[0].value, values[1].value)) if compare else UNKNOWN
+        except TypeError:
+            return UNKNOWN
+
     def _eval_unary(self, node: cst.UnaryOperation, frame: Frame) -> Any:
         operand = self.eval(node.expression, frame)
+        if isinstance(node.operator, cst.Not) and isinstance(operand, Const):
+            return Const(not operand.value)
         if isinstance(node.operator, cst.Minus) and isinstance(operand, Const) and isinstance(operand.value, (int, float)):
             return Const(-operand.value)
         if isinstance(operand, Tensor):
@@ -615,7 +651,10 @@ class Interpreter:
                 result = self.eval(node.body, frame)
             else:
                 body = node.body.body if isinstance(node.body, cst.IndentedBlock) else node.body.body
-                self.exec_block(body, frame)
+                try:
+                    self.exec_block(body, frame)
+                except _Return:
+                    pass
                 result = _single_value(frame.returns) if frame.returns else Const(None)
         finally:
             self._active.pop()
@@ -841,7 +880,13 @@ _ARITHMETIC: dict[str, Callable[[Any, Any], Any]] = {
     "Modulo": lambda a, b: a % b,
 }
 
+_COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
+    "Equal": lambda a, b: a == b, "NotEqual": lambda a, b: a != b,
+    "Is": lambda a, b: a is b, "IsNot": lambda a, b: a is not b,
+}
+
 _EVALUATORS: dict[type, Callable[[Interpreter, Any, Frame], Any]] = {
+    cst.Comparison: Interpreter._eval_comparison,
     cst.Name: Interpreter._eval_name,
     cst.Attribute: Interpreter._eval_attribute,
     cst.Call: Interpreter._eval_call,

@@ -76,6 +76,7 @@ class ModuleModel:
         self._source_lines: list[str] | None = None
         # Facts recorded by the interpreter (see ganlint.model.facts).
         self.facts: Any = None
+        self.python_tree: ast.Module | None = None  # CPython's tree, when the engine has it
         self._indexed = False
 
     # -- structure ---------------------------------------------------------------------------
@@ -137,10 +138,12 @@ class ModuleModel:
         """
         if self._line_starts is None:
             self._line_starts = {}
-            try:
-                tree = ast.parse(self.source)
-            except (SyntaxError, ValueError, RecursionError):
-                return self._line_starts
+            tree = self.python_tree
+            if tree is None:
+                try:
+                    tree = ast.parse(self.source)
+                except (SyntaxError, ValueError, RecursionError):
+                    return self._line_starts
             _pair_statements(self.tree.body, tree.body, self._line_starts)
         return self._line_starts
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterable
 
-from ganlint.model.graph import ordered_layers
+from ganlint.model.graph import is_pass_through, ordered_layers
 from ganlint.model.names import name_tokens
 from ganlint.model.values import Model
 
@@ -36,6 +36,7 @@ class RoleEvidence:
     role: str
     generator: list[str] = field(default_factory=list)
     discriminator: list[str] = field(default_factory=list)
+    alias: str | None = None  # the wrapper's name, for a model that another one merely wraps
 
 
 def name_role(model: Model) -> str | None:
@@ -120,4 +121,28 @@ def assign_roles(models: Iterable[Model], also_named: Iterable[str] = ()) -> dic
         elif d >= _THRESHOLD and d > g:
             evidence.role = DISCRIMINATOR
         result[id(model)] = evidence
+    # `Model(img, sequential(img))` (the Keras-GAN layout): the wrapped model is the same network.
+    for model in models:
+        role = result[id(model)].role
+        inner = wrapped_model(model)
+        if role != UNKNOWN_ROLE and inner is not None and id(inner) in result \
+                and result[id(inner)].role == UNKNOWN_ROLE:
+            result[id(inner)].role = role
+            result[id(inner)].alias = model.display_name
+            getattr(result[id(inner)], role).append(f"wrapped by the {role} `{model.display_name}`")
     return result
+
+
+def wrapped_model(model: Model) -> Model | None:
+    """The model another one merely wraps: its single output is that model called on its input."""
+    if len(model.outputs) != 1:
+        return None
+    tensor = model.outputs[0]
+    while is_pass_through(tensor) and len(tensor.inputs) == 1:
+        tensor = tensor.inputs[0]
+    if tensor.op.kind != "model" or tensor.op.model is None or not tensor.inputs:
+        return None
+    source = tensor.inputs[0]
+    while is_pass_through(source) and len(source.inputs) == 1:
+        source = source.inputs[0]
+    return tensor.op.model if source.op.kind == "input" else None

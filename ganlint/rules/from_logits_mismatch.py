@@ -120,10 +120,10 @@ class FromLogitsMismatch(Rule):
             model = next((m for m in reversed(source.models) if context.role_of(m) != "unknown"), source.model)
             activation = source.activation.name
             if loss.expects == "logits" and activation in PROBABILITY_ACTIVATIONS:
-                problem = (f"expects logits, but `{model.display_name}` already applies "
+                problem = (f"expects logits, but `{context.name_of(model)}` already applies "
                            f"`{activation}` at its output: the output is squashed twice")
             elif loss.expects == "probabilities" and activation == "linear":
-                problem = (f"expects probabilities, but `{model.display_name}` ends in a "
+                problem = (f"expects probabilities, but `{context.name_of(model)}` ends in a "
                            f"linear layer: logits outside [1e-7, 1-1e-7] get a zero gradient; "
                            f"pass `from_logits=True`")
             else:
@@ -136,9 +136,9 @@ class FromLogitsMismatch(Rule):
             layer = source.producer.layer
             related = []
             if source.activation.site is not None and not source.activation.implicit:
-                related.append((source.activation.site, f"`{activation}` output of `{model.display_name}`"))
+                related.append((source.activation.site, f"`{activation}` output of `{context.name_of(model)}`"))
             elif producer_site is not None:
-                related.append((producer_site, f"output layer of `{model.display_name}`"))
+                related.append((producer_site, f"output layer of `{context.name_of(model)}`"))
             if use.site.node is not loss.site.node:
                 related.append((use.site, "the loss is applied to the model's output here"))
             name = f"`{loss.variable}`" if loss.variable else f"`{loss.kind}`"

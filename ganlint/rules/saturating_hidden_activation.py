@@ -144,7 +144,7 @@ class SaturatingHiddenActivation(Rule):
     def check(self, context: RuleContext) -> Iterator[Report]:
         for model in context.models():
             role = context.role_of(model)
-            if role not in (GENERATOR, DISCRIMINATOR) or not model.complete:
+            if role not in (GENERATOR, DISCRIMINATOR):
                 continue
             layers = ordered_layers(model)
             seen: set[int] = set()
@@ -171,10 +171,10 @@ class SaturatingHiddenActivation(Rule):
                 where = f"a hidden `{layer.kind}` layer" if layer is not None else "a hidden layer"
                 yield Report(
                     activation.site,
-                    f"`{activation.name}` in {where} of the {role} `{model.display_name}` "
+                    f"`{activation.name}` in {where} of the {role} `{context.name_of(model)}` "
                     f"saturates and shrinks the gradient{_DERIVATIVE.get(activation.name, '')}; "
                     f"use ReLU/LeakyReLU in hidden layers",
-                    related=((model.site, f"{role} `{model.display_name}` built here"),),
+                    related=((model.site, f"{role} `{context.name_of(model)}` built here"),),
                     subject={"model": context.model_subject(model), "layer": layer_subject
                              or {"index": None, "kind": "activation", "kind_index": None,
                                  "name": None, "activation": activation.name}},
