@@ -140,7 +140,8 @@ def run_worker(config: dict, timeout: float, progress: _Progress, workdir: Path)
 @click.option("--discriminator", "discriminator_spec", metavar="MOD:FN", default=None,
               help="A function returning the discriminator (with --generator).")
 @click.option("--timeout", type=click.FloatRange(10), default=600.0, show_default=True,
-              help="Seconds for the whole run; measurements so far are kept.")
+              help="Seconds for the run: training stops in time for the verdicts, measurements so "
+                   "far are kept; the child process is stopped for good 30 s after.")
 @click.option("--load-timeout", type=click.FloatRange(1), default=120.0, show_default=True,
               help="Seconds the script may run before it reaches a tripwire.")
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text",

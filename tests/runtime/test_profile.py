@@ -135,7 +135,9 @@ def test_time_limit_keeps_what_was_measured(tmp_path: Path):
     assert payload["stopped"] == "time limit"
     assert 0 < payload["steps_run"] < 1000000
     assert {v["code"] for v in payload["verdicts"]} >= {"GAN101"}
-    assert payload["total_seconds"] < 40 + 15
+    # Training stops early enough to leave time for the verdicts; the parent ends the child for
+    # good 30 s after the limit, so that bounds the run even on a loaded machine.
+    assert payload["total_seconds"] < 40 + 30 + 5
 
 
 def test_ctrl_c_ends_the_run_and_reports(tmp_path: Path):
