@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -54,9 +55,7 @@ def _run_cli(*args: str) -> subprocess.CompletedProcess:
 
 def test_cli_json_over_all_fixtures_matches_annotations():
     files = fixture_files()
-    completed = _run_cli("check", "--format", "json", "--no-cache", *[str(f.relative_to(ROOT)) for f in files]) \
-        if "--no-cache" in _run_cli("check", "--help").stdout else \
-        _run_cli("check", "--format", "json", *[str(f.relative_to(ROOT)) for f in files])
+    completed = _run_cli("check", "--format", "json", "--no-cache", *[str(f.relative_to(ROOT)) for f in files])
     assert completed.returncode == 1, completed.stderr
     findings = json.loads(completed.stdout)
     reported = {(str(ROOT / f["filename"]), f["location"]["row"], f["code"], f["severity"]) for f in findings}
@@ -69,16 +68,14 @@ def test_cli_json_over_all_fixtures_matches_annotations():
 
 def test_cli_text_over_all_fixtures_matches_annotations():
     files = fixture_files()
-    completed = _run_cli("check", "--format", "concise" if "concise" in _run_cli("check", "--help").stdout else "text",
-                         *[str(f.relative_to(ROOT)) for f in files])
+    completed = _run_cli("check", "--format", "text", "--no-cache", *[str(f.relative_to(ROOT)) for f in files])
     assert completed.returncode == 1, completed.stderr
+    finding_line = re.compile(r"^(\S.*?):(\d+):(\d+): (GAN\d{3}) \[(\w+)\] ")
     reported = set()
-    for line in completed.stdout.splitlines():
-        head, _, rest = line.partition(": ")
-        if not rest.startswith("GAN"):
-            continue
-        filename, row, _column = head.rsplit(":", 2)
-        code, severity = rest.split()[0], rest.split()[1].strip("[]")
-        reported.add((str(ROOT / filename), int(row), code, severity))
+    for line in completed.stdout.splitlines():  # excerpts and fix lines follow each finding
+        match = finding_line.match(line)
+        if match:
+            filename, row, _column, code, severity = match.groups()
+            reported.add((str(ROOT / filename), int(row), code, severity))
     expected = set().union(*(expected_findings(f) for f in files))
     assert reported == expected
