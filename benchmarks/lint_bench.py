@@ -115,14 +115,21 @@ def cache_and_jobs(folder: Path, repeat: int) -> None:
         return time.perf_counter() - start, [f.to_json() for f in result.findings]
 
     timed(RunOptions(cache=False))  # imports and the engine fingerprint, outside the timings
-    cold, warm = [], []
-    for _ in range(repeat):
-        shutil.rmtree(cache, ignore_errors=True)  # the benchmark's own temporary corpus
-        cold_time, cold_findings = timed(RunOptions(cache=True, jobs=1))
-        warm_time, warm_findings = timed(RunOptions(cache=True, jobs=1))
-        assert warm_findings == cold_findings, "the cache changed the findings"
-        cold.append(cold_time)
-        warm.append(warm_time)
+    def paired(first: RunOptions, second: RunOptions, clear_cache: bool, differs: str):
+        """Best times of two configurations run back to back, checking they agree."""
+        times_first, times_second = [], []
+        for _ in range(repeat):
+            if clear_cache:
+                shutil.rmtree(cache, ignore_errors=True)  # the benchmark's own temporary corpus
+            time_first, findings_first = timed(first)
+            time_second, findings_second = timed(second)
+            assert findings_second == findings_first, differs
+            times_first.append(time_first)
+            times_second.append(time_second)
+        return times_first, times_second, findings_first
+
+    cold, warm, cold_findings = paired(RunOptions(cache=True, jobs=1), RunOptions(cache=True, jobs=1),
+                                       True, "the cache changed the findings")
     print(f"cache, in process: cold {min(cold):.3f}s, warm {min(warm):.3f}s "
           f"(warm/cold {min(warm) / min(cold):.3f}; {len(cold_findings)} findings)")
 
@@ -141,13 +148,8 @@ def cache_and_jobs(folder: Path, repeat: int) -> None:
           f"(warm/cold {min(warm_cli) / min(cold_cli):.3f})")
 
     cores = available_cores()
-    serial, parallel = [], []
-    for _ in range(repeat):
-        serial_time, serial_findings = timed(RunOptions(cache=False, jobs=1))
-        parallel_time, parallel_findings = timed(RunOptions(cache=False, jobs=cores))
-        assert parallel_findings == serial_findings, "worker processes changed the findings"
-        serial.append(serial_time)
-        parallel.append(parallel_time)
+    serial, parallel, _ = paired(RunOptions(cache=False, jobs=1), RunOptions(cache=False, jobs=cores),
+                                 False, "worker processes changed the findings")
     print(f"jobs, cache off: --jobs 1 {min(serial):.3f}s, --jobs {cores} {min(parallel):.3f}s "
           f"(speed-up {min(serial) / min(parallel):.2f}x)")
 
