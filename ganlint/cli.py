@@ -155,27 +155,7 @@ def profile(ctx: click.Context) -> None:
     except ImportError as error:  # the profile extra is not installed
         click.echo(f"ganlint profile: unavailable ({error}); install `ganlint[profile]`", err=True)
         sys.exit(EXIT_ERROR)
-    profile_command.main(args=ctx.args, prog_name="ganlint profile", standalone_mode=True,
-                         default_map=_profile_defaults(profile_command, ctx.args))
-
-
-def _profile_defaults(command: click.Command, args: list[str]) -> dict:
-    """`[tool.ganlint.profile]` of the pyproject.toml above FILE, as click defaults."""
-    from ganlint.config import ConfigError, Resolver
-
-    parsed = command.make_context("ganlint profile", list(args), resilient_parsing=True)
-    target = parsed.params.get("file")
-    if target is None:
-        return {}
-    try:
-        settings = Resolver().settings_for(Path(target))
-    except ConfigError as error:
-        click.echo(f"error: {error}", err=True)
-        sys.exit(EXIT_ERROR)
-    defaults = {key.replace("-", "_"): value for key, value in settings.profile.items()}
-    if "logdir" in defaults:
-        defaults["logdir"] = str(settings.root / defaults["logdir"])
-    return defaults
+    profile_command.main(args=ctx.args, prog_name="ganlint profile", standalone_mode=True)
 
 
 if __name__ == "__main__":

@@ -69,14 +69,26 @@ def test_generator_without_discriminator_is_an_error(tmp_path):
 
 
 def test_report_rendering():
-    result = {"loaded_by": "tripwire exec", "mode": "user train_step() as tf.function (graph)", "steps_run": 3,
-              "batch_size": 8, "device": "CPU", "logdir": "/tmp/run x", "verdicts": [
-                  {"code": "GAN101", "name": "saturating-hidden-activation", "line": 12, "verdict": "confirmed",
-                   "reason": "ratio 0.08", "numbers": {"rms_ratio_median": 0.08}, "tags": ["G/grad/00_Dense/kernel"]},
-                  {"code": None, "name": "non-finite", "line": None, "verdict": "dismissed", "reason": "ok",
-                   "numbers": {}, "tags": []}]}
-    text = render_text(result, "f.py")
+    from ganlint.runtime.result import FindingRef, RunReport, Status, Verdict
+
+    finding = FindingRef("GAN101", "saturating-hidden-activation", "warning", "f.py", 12, 5, "m")
+    report = RunReport(file="f.py", ok=True, loaded_by="running the script", mode="the user's train_step()",
+                       steps_run=3, batch_size=8, device="CPU", logdir="/tmp/run x", verdicts=[
+                           Verdict("GAN101", Status.CONFIRMED, "ratio 0.08", {"rms_ratio_median": 0.08},
+                                   ["G/grad/00_Dense/kernel"], finding),
+                           Verdict("non-finite", Status.DISMISSED, "ok", title="NaN or Inf")])
+    text = render_text(report)
     assert "GAN101" in text and "CONFIRMED" in text and "rms_ratio_median=0.08" in text
     assert "tensorboard --logdir '/tmp/run x'" in text
-    payload = json.loads(render_json(result, "f.py"))
+    payload = json.loads(render_json(report))
     assert payload["verdicts"][0]["verdict"] == "confirmed" and payload["file"] == "f.py"
+    assert payload["verdicts"][1]["name"] == "non-finite" and payload["verdicts"][1]["code"] is None
+
+
+def test_a_failed_run_still_shows_the_static_findings():
+    from ganlint.runtime.result import RunReport
+
+    finding = {"code": "GAN202", "name": "label-smoothing-on-zeros", "severity": "error", "filename": "f.py",
+               "location": {"row": 3, "column": 8}, "message": "zeros * 0.1 is still zeros"}
+    text = render_text(RunReport(file="f.py", error="no generator found", findings=[finding]))
+    assert "f.py:3:8: GAN202 [error] zeros * 0.1 is still zeros" in text
