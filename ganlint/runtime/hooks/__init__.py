@@ -1,0 +1,25 @@
+"""(TF) Hooks on the training entry points, recording what the checks need into the `Recorder`.
+
+One module per family of entry points:
+
+- `optimizers`: `Optimizer.apply` (which `apply_gradients`, `minimize` and Keras's own train step
+  call): per-variable gradient norms and histograms, each network's global norm and non-finite
+  count, the variables whose gradient was None, whose variables were updated with whose gradients;
+- `tapes`: `GradientTape.gradient` (and `__enter__`/`__exit__`): the target, None results, errors;
+- `losses`: `Loss.__call__`, Keras's `compute_loss` and the functional binary cross-entropies: the
+  loss value, the labels, and the binary cross-entropy recomputed the way the discriminator's head
+  needs it (GAN201 evidence);
+- `models`: `Model.__call__` for the generator and the discriminator (and `GradientTape.watch`):
+  the `training=` flag, whether a tape was recording, the discriminator's outputs on real, fake and
+  interpolated inputs, the generator's output range;
+- `training_calls`: `Model.train_on_batch` of compiled models, and whose weights each call changed;
+  after each step, BatchNormalization's moving statistics.
+
+In a `tf.function` the hooks run while it is traced; the values reach the recorder through one
+`tf.numpy_function` per hook call, so the user's step stays a graph. Eagerly they record at once.
+The step number is the recorder's, set by the driver before each step.
+"""
+
+from ganlint.runtime.hooks.core import BINS, Hooks, UserCode, emit, fast_histogram
+
+__all__ = ["BINS", "Hooks", "UserCode", "emit", "fast_histogram"]

@@ -1,0 +1,201 @@
+"""(TF) What every hook shares: where the user's code is, how values reach the recorder, the
+state of the step being recorded, and patching that comes off exactly."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator, Sequence
+
+import numpy as np
+import tensorflow as tf
+
+from ganlint.runtime.checks.base import Capture
+from ganlint.runtime.networks import Networks
+from ganlint.runtime.recorder import Place, Recorder
+
+BINS = 30
+_MISSING = object()
+
+
+class UserCode:
+    """Decides which stack frames are the user's: files under the script's folders, not
+    ganlint's, TensorFlow's or any installed package's."""
+
+    def __init__(self, folders: Sequence[str]) -> None:
+        self.folders = tuple(os.path.join(os.path.realpath(f), "") for f in folders)
+        package = os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__))))
+        self._ganlint = os.path.join(package, "")
+        self._cache: dict[str, bool] = {}
+
+    def owns(self, filename: str) -> bool:
+        known = self._cache.get(filename)
+        if known is None:
+            real = os.path.realpath(filename)
+            known = (real.startswith(self.folders) and not real.startswith(self._ganlint)
+                     and "site-packages" not in real and "dist-packages" not in real)
+            self._cache[filename] = known
+        return known
+
+    def place(self) -> Place | None:
+        """The innermost frame of the user's code on the stack (autograph frames mapped back)."""
+        for filename, line, function in reversed(_stack()):
+            if self.owns(filename):
+                return Place(filename, line, function)
+        return None
+
+
+def _stack() -> list[tuple[str, int, str]]:
+    try:  # maps autograph's generated code back to the user's lines
+        from tensorflow.python.util import tf_stack
+
+        return [(f.filename, f.lineno, f.name) for f in tf_stack.extract_stack()]
+    except Exception:  # a private API: fall back to the plain stack
+        return [(f.filename, f.lineno or 0, f.name) for f in traceback.extract_stack()]
+
+
+def emit(callback: Callable[[list[np.ndarray]], None], tensors: Sequence[Any]) -> None:
+    """Hand ``tensors``' values to ``callback`` when they exist: now (eager) or at every run of
+    the graph being traced (one host call per hook, ordered by automatic control dependencies)."""
+    tensors = [tf.convert_to_tensor(t) for t in tensors]
+    if tf.inside_function():
+        def host(*arrays: np.ndarray) -> None:
+            callback(list(arrays))
+
+        tf.numpy_function(host, tensors, Tout=[], stateful=True, name="ganlint_record")
+    else:
+        callback([t.numpy() for t in tensors])
+
+
+def fast_histogram(x: Any, bins: int = BINS) -> Any:
+    """The histogram plugin's (bins, 3) [left, right, count] rows, without the n x bins one-hot
+    that `tf.summary.histogram` builds (runtime-notes §6). Non-finite entries count as 0."""
+    x = tf.reshape(tf.cast(x, tf.float64), [-1])
+    x = tf.where(tf.math.is_finite(x), x, tf.zeros_like(x))
+    lo, hi = tf.reduce_min(x), tf.reduce_max(x)
+    lo = tf.where(tf.math.is_finite(lo), lo, tf.constant(0.0, tf.float64))
+    hi = tf.where(tf.math.is_finite(hi), hi, lo + 1.0)
+    hi = tf.where(hi > lo, hi, lo + 1.0)
+    counts = tf.histogram_fixed_width(x, tf.stack([lo, hi]), nbins=bins)
+    edges = tf.linspace(lo, hi, bins + 1)
+    return tf.stack([edges[:-1], edges[1:], tf.cast(counts, tf.float64)], axis=1)
+
+
+def first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0][:300] if text else ''}".rstrip(": ")
+
+
+@dataclass
+class StepState:
+    """The tensors of the step being recorded (of the graph being traced, in graph mode)."""
+
+    graph: Any = None
+    gradient_roles: dict[int, tuple[Any, str]] = field(default_factory=dict)  # id(grad) -> (grad, network)
+    fakes: list[Any] = field(default_factory=list)  # the generator's outputs
+    watched: list[Any] = field(default_factory=list)  # tensors a tape was told to watch
+    reals: list[Any] = field(default_factory=list)  # what the discriminator was called on, not fake
+    emitted: set[str] = field(default_factory=set)  # series already recorded this step
+    calls: dict[str, int] = field(default_factory=dict)  # loss calls per line this step
+
+
+@dataclass
+class _Saved:
+    owner: Any
+    name: str
+    own: Any  # the owner's own attribute before patching (_MISSING: it was inherited)
+
+
+class Hooks:
+    def __init__(self, recorder: Recorder, networks: Networks, captures: set[Capture], user: UserCode,
+                 names: dict[int, str], discriminator_head: str, namespace: dict | None = None,
+                 compile_places: dict[int, Place] | None = None) -> None:
+        self.recorder = recorder
+        self.networks = networks
+        self.captures = captures
+        self.user = user
+        self.names = names  # id(object) -> its name in the user's code
+        self.head = discriminator_head
+        self.namespace = namespace if namespace is not None else {}
+        self.compile_places = compile_places or {}
+        self.enabled = True
+        self.tapes_open = 0
+        self.loss_depth = 0  # > 0 inside a loss: the losses it calls are not the user's
+        self.apply_depth = 0  # > 0 inside an apply: a wrapped optimizer's apply is the same one
+        self.compiled: list[Any] = []  # the compiled models whose loss Keras is computing now
+        self.step = StepState()
+        self._seen: set[tuple] = set()
+        self._saved: list[_Saved] = []
+
+    def install(self) -> None:
+        from ganlint.runtime.hooks import losses, models, optimizers, tapes, training_calls
+
+        optimizers.install(self)
+        tapes.install(self)
+        if Capture.LOSSES in self.captures:
+            losses.install(self)
+        models.install(self)
+        if Capture.TRAINING_CALLS in self.captures:
+            training_calls.install(self)
+
+    def uninstall(self) -> None:
+        for saved in reversed(self._saved):
+            if isinstance(saved.owner, dict):
+                if saved.own is _MISSING:
+                    saved.owner.pop(saved.name, None)
+                else:
+                    saved.owner[saved.name] = saved.own
+            elif saved.own is _MISSING:
+                with contextlib.suppress(AttributeError):
+                    delattr(saved.owner, saved.name)
+            else:
+                setattr(saved.owner, saved.name, saved.own)
+        self._saved.clear()
+
+    def patch(self, owner: Any, name: str, value: Any) -> None:
+        """Set ``owner.name`` (or ``owner[name]`` for a dict) until `uninstall`."""
+        if isinstance(owner, dict):
+            own = owner.get(name, _MISSING)
+            owner[name] = value
+        else:
+            own = owner.__dict__.get(name, _MISSING) if hasattr(owner, "__dict__") else _MISSING
+            setattr(owner, name, value)
+        self._saved.append(_Saved(owner, name, own))
+
+    def begin_step(self) -> None:
+        """Forget the tensors of the previous step."""
+        self.step = StepState()
+
+    def current(self) -> StepState:
+        """The step state, fresh for each new trace (a graph is traced again when it retraces)."""
+        graph = tf.compat.v1.get_default_graph() if tf.inside_function() else None
+        if graph is not self.step.graph:
+            self.step = StepState(graph=graph)
+        return self.step
+
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        """No recording (counterfactuals run the models too)."""
+        enabled, self.enabled = self.enabled, False
+        try:
+            yield
+        finally:
+            self.enabled = enabled
+
+    def once(self, key: tuple) -> bool:
+        """True the first time ``key`` is seen: an event is recorded once, however often traced."""
+        if key in self._seen:
+            return False
+        self._seen.add(key)
+        return True
+
+    def name_of(self, obj: Any) -> str:
+        return self.names.get(id(obj)) or type(obj).__name__
+
+    def after_step(self) -> None:
+        from ganlint.runtime.hooks.training_calls import record_normalization
+
+        if Capture.NORMALIZATION in self.captures:
+            record_normalization(self)
