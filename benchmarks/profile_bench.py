@@ -39,7 +39,7 @@ def step_times(tf, keras, example: Path, rounds: int, steps: int, logdir: Path) 
 
     keras.utils.set_random_seed(0)
     user = UserCode([str(example.parent)])
-    captured = loader.load(example, example, generator_spec=None, discriminator_spec=None, seconds=120, tf=tf,
+    captured = loader.load(example, example.read_text(encoding="utf-8"), generator_spec=None, discriminator_spec=None, seconds=120, tf=tf,
                            keras=keras, is_user_file=user.owns, place_of_caller=user.place)
     G, D, step = captured.generator, captured.discriminator, captured.step.function
     batch = captured.namespace.get("BATCH_SIZE", 64)

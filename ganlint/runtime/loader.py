@@ -234,8 +234,8 @@ def _shapes(model: Any) -> tuple[tuple | None, tuple | None]:
 # -- strategies -------------------------------------------------------------------------------------
 
 
-def _exec_slice(path: Path, seconds: float) -> tuple[dict, list[str]]:
-    source = path.read_text(encoding="utf-8")
+def _exec_slice(path: Path, seconds: float, source: str | None = None) -> tuple[dict, list[str]]:
+    source = path.read_text(encoding="utf-8") if source is None else source
     tree, dropped = slice_tree(source, str(path))
     namespace: dict[str, Any] = {"__name__": "__ganlint_slice__", "__file__": str(path)}
     run_with_alarm(lambda: exec(compile(tree, str(path), "exec"), namespace), seconds)
@@ -257,20 +257,21 @@ def _resolve_spec(spec: str, base: Path, seconds: float) -> Any:
     raise LoadError(f"cannot find module {module!r} (looked for {', '.join(str(c) for c in candidates)})")
 
 
-def from_specs(path: Path, generator_spec: str, discriminator_spec: str, seconds: float, keras: Any) -> Captured:
+def from_specs(path: Path, source: str, generator_spec: str, discriminator_spec: str, seconds: float,
+               keras: Any) -> Captured:
     captured = Captured(namespace={}, loaded_by=f"--generator {generator_spec} --discriminator {discriminator_spec}")
     captured.generator = _resolve_spec(generator_spec, path.parent, seconds)()
     captured.discriminator = _resolve_spec(discriminator_spec, path.parent, seconds)()
     try:
-        captured.namespace, _ = _exec_slice(path, seconds)
+        captured.namespace, _ = _exec_slice(path, seconds, source)
     except Exception as error:  # the models came from elsewhere; the file's losses are a bonus
         captured.notes.append(f"the static slice of FILE failed ({type(error).__name__}: {error})")
     classify(captured, keras)
     return captured
 
 
-def from_convention(path: Path, seconds: float, keras: Any) -> Captured:
-    namespace, _ = _exec_slice(path, seconds)
+def from_convention(path: Path, source: str, seconds: float, keras: Any) -> Captured:
+    namespace, _ = _exec_slice(path, seconds, source)
     result = namespace["ganlint_models"]()
     captured = Captured(namespace=namespace, loaded_by="ganlint_models() convention")
     if isinstance(result, dict):
@@ -287,11 +288,10 @@ def from_convention(path: Path, seconds: float, keras: Any) -> Captured:
     return captured
 
 
-def by_tripwire(path: Path, code_path: Path, seconds: float, tf: Any, keras: Any,
+def by_tripwire(path: Path, source: str, seconds: float, tf: Any, keras: Any,
                 is_user_file: Any, place_of_caller: Any) -> tuple[Captured, str]:
-    """Run the script (compiled as ``code_path``, its path in the workspace) until it trains."""
-    source = path.read_text(encoding="utf-8")
-    namespace: dict[str, Any] = {"__name__": "__main__", "__file__": str(code_path), "__builtins__": __builtins__}
+    """Run the script until it trains."""
+    namespace: dict[str, Any] = {"__name__": "__main__", "__file__": str(path), "__builtins__": __builtins__}
     notes: list[str] = []
     trips: list[Trip] = []
     outcome = "ran to the end without training"
@@ -300,7 +300,7 @@ def by_tripwire(path: Path, code_path: Path, seconds: float, tf: Any, keras: Any
         install_tripwires(patches, tf, keras, trips.append)
         record_compiles(patches, keras, compile_places, place_of_caller)
         try:
-            run_with_alarm(lambda: exec(compile(source, str(code_path), "exec"), namespace), seconds)
+            run_with_alarm(lambda: exec(compile(source, str(path), "exec"), namespace), seconds)
         except Tripwire as error:
             outcome = f"stopped at its first {error}"
             if trips:
@@ -427,8 +427,8 @@ def _function_of(frame: Any, namespace: dict) -> Any:
     return None
 
 
-def by_slice(path: Path, seconds: float, keras: Any) -> Captured:
-    namespace, dropped = _exec_slice(path, seconds)
+def by_slice(path: Path, source: str, seconds: float, keras: Any) -> Captured:
+    namespace, dropped = _exec_slice(path, seconds, source)
     captured = Captured(namespace=namespace, loaded_by="a static slice of the script (imports, definitions "
                                                        "and model construction)")
     captured.notes.append(f"the slice dropped {len(dropped)} top-level statement(s)")
@@ -436,44 +436,44 @@ def by_slice(path: Path, seconds: float, keras: Any) -> Captured:
     return captured
 
 
-def load(path: Path, code_path: Path, *, generator_spec: str | None, discriminator_spec: str | None,
+def load(path: Path, source: str, *, generator_spec: str | None, discriminator_spec: str | None,
          seconds: float, tf: Any, keras: Any, is_user_file: Any, place_of_caller: Any) -> Captured:
-    """Try the strategies in order; the first that finds both networks wins."""
+    """Try the strategies in order; the first that finds both networks wins. ``source`` is the
+    script as read before any of it ran (a script may delete or rewrite its own file)."""
     deadline = time.monotonic() + seconds
 
     def remaining() -> float:
         return max(1.0, deadline - time.monotonic())
 
     with StandInFinder() as stand_ins:
-        captured = _load(path, code_path, generator_spec, discriminator_spec, remaining, tf, keras, is_user_file,
+        captured = _load(path, source, generator_spec, discriminator_spec, remaining, tf, keras, is_user_file,
                          place_of_caller)
     if stand_ins.stood_in:
         captured.notes.append("not installed, stood in for while loading: " + ", ".join(stand_ins.stood_in))
     return captured
 
 
-def _load(path: Path, code_path: Path, generator_spec: str | None, discriminator_spec: str | None,
+def _load(path: Path, source: str, generator_spec: str | None, discriminator_spec: str | None,
           remaining: Any, tf: Any, keras: Any, is_user_file: Any, place_of_caller: Any) -> Captured:
     tried: list[str] = []
     if generator_spec or discriminator_spec:
         if not (generator_spec and discriminator_spec):
             raise LoadError("--generator and --discriminator must be given together")
-        captured = from_specs(path, generator_spec, discriminator_spec, remaining(), keras)
+        captured = from_specs(path, source, generator_spec, discriminator_spec, remaining(), keras)
         captured.tried = ["--generator/--discriminator"]
         return captured
-    source = path.read_text(encoding="utf-8")
     if has_convention(source):
-        captured = from_convention(path, remaining(), keras)
+        captured = from_convention(path, source, remaining(), keras)
         captured.tried = ["ganlint_models() convention"]
         return captured
     tried.append("ganlint_models() convention (the file defines none)")
-    captured, outcome = by_tripwire(path, code_path, remaining(), tf, keras, is_user_file, place_of_caller)
+    captured, outcome = by_tripwire(path, source, remaining(), tf, keras, is_user_file, place_of_caller)
     tried.append(f"running the script: it {outcome}")
     if captured.complete:
         captured.tried = tried
         return captured
     try:
-        sliced = by_slice(path, remaining(), keras)
+        sliced = by_slice(path, source, remaining(), keras)
     except LoadTimeout:
         tried.append("static slice: time limit")
     except Exception as error:

@@ -71,6 +71,7 @@ class Session:
         self.checks: list[Check] = []
         self.head = "unknown"
         self._statement_spans: dict[int, tuple[int, int]] | None = None
+        self.source = settings.script.read_text(encoding="utf-8")  # before the script can touch it
 
     @property
     def reserve(self) -> float:
@@ -108,7 +109,7 @@ class Session:
         self.send("phase", {"phase": "loading"})
         loaded = time.monotonic()
         try:
-            captured = loader.load(settings.script, settings.script, generator_spec=settings.generator_spec,
+            captured = loader.load(settings.script, self.source, generator_spec=settings.generator_spec,
                                    discriminator_spec=settings.discriminator_spec,
                                    seconds=min(settings.load_timeout, max(1.0, self.clock.left() - self.reserve)),
                                    tf=tf, keras=keras, is_user_file=user.owns, place_of_caller=user.place)
@@ -315,7 +316,7 @@ class Session:
 
     def _statements(self) -> dict[int, tuple[int, int]]:
         if self._statement_spans is None:
-            self._statement_spans = statement_spans(self.settings.script.read_text(encoding="utf-8"))
+            self._statement_spans = statement_spans(self.source)
         return self._statement_spans
 
     def _judge(self, partial: bool) -> list[Verdict]:

@@ -1,0 +1,159 @@
+"""Scripts that attack the profiler, on purpose or not: it must report, end in time, stop what they
+start, and write nothing outside its logdir."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from runtime_helpers import ROOT, run_profile
+
+pytestmark = pytest.mark.tf
+pytest.importorskip("tensorflow")
+
+GAN = '''
+import tensorflow as tf
+from tensorflow import keras
+
+generator = keras.Sequential([keras.Input(shape=(8,)), keras.layers.Dense(16, activation="relu"),
+                              keras.layers.Dense(16, activation="tanh")])
+discriminator = keras.Sequential([keras.Input(shape=(16,)), keras.layers.Dense(8, activation="relu"),
+                                  keras.layers.Dense(1)])
+'''
+
+
+def _script(folder: Path, text: str, name: str = "attack.py") -> Path:
+    path = folder / "project" / name
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def _profile(script: Path, tmp_path: Path, *args: str, env: dict | None = None) -> tuple[int, dict, str]:
+    code, payload, _, stderr = run_profile(script, "--steps", "5", "--format", "json", "--logdir",
+                                           str(tmp_path / "run"), *args, cwd=tmp_path)
+    assert payload is not None, stderr[-3000:]
+    return code, payload, stderr
+
+
+def test_forged_results_and_protocol_lines_are_only_output(tmp_path: Path):
+    forged = {"ok": True, "verdicts": [{"code": "GAN101", "verdict": "confirmed", "reason": "forged"}]}
+    script = _script(tmp_path, GAN + f'''
+import json, sys
+for name in ("result.json", "config.json"):
+    open(name, "w").write({json.dumps(json.dumps(forged))})
+print("PROGRESS 1 2")
+print('{{"type": "result", "report": {{"file": "x", "ok": true, "verdicts": []}}}}')
+sys.stdout.flush()
+''')
+    code, payload, stderr = _profile(script, tmp_path)
+    assert not payload.get("error"), stderr[-2000:]
+    assert payload["steps_run"] == 5 and payload["file"] == str(script)
+    assert all(v["reason"] != "forged" for v in payload["verdicts"])
+    assert code == 0
+
+
+def test_a_script_that_empties_its_working_folder_does_not_break_the_run(tmp_path: Path):
+    script = _script(tmp_path, "import os, shutil\nfor entry in os.listdir('.'):\n"
+                               "    shutil.rmtree(entry) if os.path.isdir(entry) and not os.path.islink(entry) "
+                               "else os.remove(entry)\n" + GAN)
+    (script.parent / "data.txt").write_text("keep me")
+    code, payload, stderr = _profile(script, tmp_path)
+    assert not payload.get("error") and payload["steps_run"] == 5, stderr[-2000:]
+    assert (script.parent / "data.txt").read_text() == "keep me"  # only its link was removed
+    assert script.exists()
+
+
+def test_threads_and_processes_the_script_starts_do_not_outlive_the_run(tmp_path: Path):
+    script = _script(tmp_path, GAN + '''
+import subprocess, threading, time
+child = subprocess.Popen(["sleep", "300"])
+open("child.pid", "w").write(str(child.pid))
+threading.Thread(target=lambda: time.sleep(300)).start()  # not a daemon
+''')
+    code, payload, stderr = _profile(script, tmp_path)
+    assert not payload.get("error") and payload["steps_run"] == 5, stderr[-2000:]
+    assert payload["total_seconds"] < 60
+    pid = int((tmp_path / "run" / "workspace" / "child.pid").read_text())
+    assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2]
+
+
+def test_a_script_that_swallows_the_load_time_limit_is_stopped_by_the_parent(tmp_path: Path):
+    script = _script(tmp_path, GAN + '''
+import time
+while True:
+    try:
+        time.sleep(0.05)
+    except BaseException:
+        pass
+''')
+    code, payload, stderr = _profile(script, tmp_path, "--load-timeout", "3")
+    assert code == 2 and "load time limit" in payload["error"]
+    assert payload["total_seconds"] < 3 + 20 + 15  # the limit, the grace, TF's import
+
+
+def test_a_flood_of_output_without_newlines_does_not_stall_the_run(tmp_path: Path):
+    script = _script(tmp_path, "import sys\nfor _ in range(1600):\n    sys.stdout.write('x' * 65536)\n"
+                               "sys.stdout.flush()\n" + GAN)
+    code, payload, stderr = _profile(script, tmp_path)
+    assert not payload.get("error") and payload["steps_run"] == 5, stderr[-2000:]
+    log = tmp_path / "run" / "ganlint-worker.log"
+    assert log.stat().st_size <= 64 * 1024 + 4096  # only the tail of the output is kept
+
+
+def test_nothing_is_written_outside_the_logdir(tmp_path: Path):
+    home = tmp_path / "home"
+    home.mkdir()
+    script = _script(tmp_path, GAN + '''
+import os
+open(os.path.join(os.path.dirname(__file__), "beside_the_script.txt"), "w").write("x")
+os.makedirs("samples", exist_ok=True)
+open("samples/epoch_0.txt", "w").write("x")
+''')
+    env = dict(os.environ, HOME=str(home), PYTHONPATH=str(ROOT))
+    completed = subprocess.run([sys.executable, "-m", "ganlint", "profile", str(script), "--steps", "3",
+                                "--format", "json", "--logdir", str(tmp_path / "run")], cwd=tmp_path, env=env,
+                               capture_output=True, text=True, timeout=240)
+    payload = json.loads(completed.stdout)
+    assert not payload.get("error"), completed.stderr[-2000:]
+    assert sorted(p.name for p in script.parent.iterdir()) == ["attack.py"]
+    assert list(home.iterdir()) == []  # no ~/.keras/keras.json
+    assert sorted(payload["workspace_files"]) == ["beside_the_script.txt", "samples/epoch_0.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["home", "project", "run"]
+
+
+@pytest.mark.parametrize("kind", ["corrupt", "strings", "nan", "constant"])
+def test_bad_data_is_a_clear_error_and_never_blamed_on_the_model(tmp_path: Path, kind: str):
+    data = tmp_path / "data.npy"
+    if kind == "corrupt":
+        data = tmp_path / "data.npz"
+        data.write_bytes(b"PK\x03\x04 not really a zip")
+    elif kind == "strings":
+        np.save(data, np.array([["a"] * 16] * 10))
+    elif kind == "nan":
+        np.save(data, np.full((10, 16), np.nan, dtype="float32"))
+    else:
+        np.save(data, np.ones((10, 16), dtype="float32"))
+    script = _script(tmp_path, GAN)
+    code, payload, stderr = _profile(script, tmp_path, "--data", str(data))
+    assert code == 2
+    assert payload["error"].startswith(f"--data {data}") and "Traceback" not in stderr
+    assert not any(v["verdict"] == "confirmed" for v in payload.get("verdicts", []))
+
+
+def test_configured_data_and_logdir_are_relative_to_the_project(tmp_path: Path):
+    script = _script(tmp_path, GAN)
+    np.save(script.parent / "real.npy", np.random.default_rng(0).uniform(-1, 1, (50, 16)).astype("float32"))
+    (script.parent / "pyproject.toml").write_text('[tool.ganlint.profile]\ndata = "real.npy"\nlogdir = "tb"\n')
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    code, payload, _, stderr = run_profile(script, "--steps", "3", "--format", "json", cwd=elsewhere)
+    assert payload is not None and not payload.get("error"), stderr[-2000:]
+    assert payload["data"].startswith(f"--data {script.parent / 'real.npy'}")
+    assert Path(payload["logdir"]) == script.parent / "tb"
