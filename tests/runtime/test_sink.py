@@ -74,6 +74,7 @@ def test_hooks_record_one_value_per_step_in_graph_mode_and_come_off_cleanly(tmp_
         recorder.step = i
         hooks.begin_step()
         step(tf.ones((2, 4)))
+        hooks.after_step()
     hooks.uninstall()
     assert recorder.steps("D/grad_norm/global") == [0, 1, 2]
     assert recorder.steps("D/grad_norm/00_Dense/kernel") == [0, 1, 2]
@@ -87,3 +88,14 @@ def test_hooks_record_one_value_per_step_in_graph_mode_and_come_off_cleanly(tmp_
     after = (BaseOptimizer.apply, keras.losses.Loss.__call__, keras.losses.binary_crossentropy,
              tf.nn.sigmoid_cross_entropy_with_logits, tf.GradientTape.gradient, tf.GradientTape.__enter__)
     assert after == before and namespace["bce"] is before[2] and "__call__" not in vars(keras.Model)
+
+
+def test_a_large_tensor_is_histogrammed_from_an_even_sample_with_its_full_count():
+    from ganlint.runtime.hooks import fast_histogram
+    from ganlint.runtime.hooks.core import HISTOGRAM_SAMPLE
+
+    values = np.random.default_rng(1).normal(size=(3 * HISTOGRAM_SAMPLE + 7,)).astype("float32")
+    histogram = tf.function(fast_histogram)(tf.constant(values)).numpy()
+    assert histogram[:, 2].sum() == pytest.approx(values.size)
+    exact, _ = np.histogram(values, bins=30, range=(histogram[0, 0], histogram[-1, 1]))
+    assert np.allclose(histogram[:, 2], exact, rtol=0.1, atol=0.002 * values.size)

@@ -15,11 +15,11 @@ One module per family of entry points:
 - `training_calls`: `Model.train_on_batch` of compiled models, and whose weights each call changed;
   after each step, BatchNormalization's moving statistics.
 
-In a `tf.function` the hooks run while it is traced; the values reach the recorder through one
-`tf.numpy_function` per hook call, so the user's step stays a graph. Eagerly they record at once.
-The step number is the recorder's, set by the driver before each step.
+In a `tf.function` the hooks run while it is traced, and what they compute reaches the recorder
+after each step through variables the step writes (`core.Bridge`), so the user's step stays a
+graph. Eagerly they record at once. The step number is the recorder's, set by the driver.
 """
 
-from ganlint.runtime.hooks.core import BINS, Hooks, UserCode, emit, fast_histogram
+from ganlint.runtime.hooks.core import BINS, Hooks, UserCode, fast_histogram
 
-__all__ = ["BINS", "Hooks", "UserCode", "emit", "fast_histogram"]
+__all__ = ["BINS", "Hooks", "UserCode", "fast_histogram"]

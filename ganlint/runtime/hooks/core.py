@@ -56,31 +56,101 @@ def _stack() -> list[tuple[str, int, str]]:
         return [(f.filename, f.lineno or 0, f.name) for f in traceback.extract_stack()]
 
 
-def emit(callback: Callable[[list[np.ndarray]], None], tensors: Sequence[Any]) -> None:
-    """Hand ``tensors``' values to ``callback`` when they exist: now (eager) or at every run of
-    the graph being traced (one host call per hook, ordered by automatic control dependencies)."""
-    tensors = [tf.convert_to_tensor(t) for t in tensors]
-    if tf.inside_function():
-        def host(*arrays: np.ndarray) -> None:
-            callback(list(arrays))
+class Bridge:
+    """How values computed inside the user's step reach Python.
 
-        tf.numpy_function(host, tensors, Tout=[], stateful=True, name="ganlint_record")
-    else:
-        callback([t.numpy() for t in tensors])
+    Eagerly, at once. In a graph being traced, each hook call site (``key``) gets a *slot*: a
+    variable, created outside the graph like an optimizer's slots, that the step assigns the values
+    to (with a counter), and that `collect` reads after the step. A `tf.numpy_function` per hook
+    call would stop the graph for a trip into Python each time (measured: 7% of a small DCGAN's
+    step); an assign costs nothing, and works under XLA too. A `tf.function` traces twice on its
+    first call and must create the same variables both times, so a slot is kept by its key and
+    reused by every later trace; where a new one cannot be created any more (a retrace on a later
+    call), that call site falls back to `tf.numpy_function`.
+    """
+
+    def __init__(self) -> None:
+        self._slots: dict[tuple, _Slot] = {}
+
+    def emit(self, key: str, callback: Callable[[list[np.ndarray]], None], tensors: Sequence[Any]) -> None:
+        tensors = [tf.convert_to_tensor(t) for t in tensors]
+        if not tf.inside_function():
+            callback([t.numpy() for t in tensors])
+            return
+        shapes = [tuple(t.shape.as_list()) if t.shape.is_fully_defined() else None for t in tensors]
+        slot = None
+        if all(shape is not None for shape in shapes):
+            flat = tf.concat([tf.reshape(tf.cast(t, tf.float64), [-1]) for t in tensors], axis=0)
+            slot = self._slot((key, tuple(shapes)), shapes, int(flat.shape[0]))
+        if slot is None:  # no fixed size, or no variable can be made now: a trip into Python
+            def host(*arrays: np.ndarray) -> None:
+                callback(list(arrays))
+
+            tf.numpy_function(host, tensors, Tout=[], stateful=True, name="ganlint_record")
+            return
+        slot.callback = callback  # this trace's
+        counter = slot.variable.read_value()[-1:]
+        slot.variable.assign(tf.concat([flat, counter + 1.0], axis=0))
+
+    def _slot(self, key: tuple, shapes: list, size: int) -> "_Slot | None":
+        slot = self._slots.get(key)
+        if slot is None:
+            try:
+                slot = self._slots[key] = _Slot(shapes, size)
+            except ValueError:  # tf.function forbids new variables on a later call
+                return None
+        return slot
+
+    def collect(self) -> None:
+        """Hand every slot written since the last call to its callback."""
+        for slot in self._slots.values():
+            values = slot.variable.numpy()
+            if values[-1] != slot.seen and slot.callback is not None:
+                slot.seen = float(values[-1])
+                slot.callback(slot.split(values[:-1]))
+
+
+class _Slot:
+    def __init__(self, shapes: list, size: int) -> None:
+        with tf.init_scope():  # outside the graph being traced, as Keras creates optimizer slots
+            self.variable = tf.Variable(tf.zeros([size + 1], tf.float64), trainable=False, name="ganlint_slot")
+        self.callback: Callable[[list[np.ndarray]], None] | None = None
+        self.shapes = shapes
+        self.seen = 0.0
+
+    def split(self, values: np.ndarray) -> list[np.ndarray]:
+        arrays, start = [], 0
+        for shape in self.shapes:
+            size = int(np.prod(shape)) if shape else 1
+            arrays.append(values[start:start + size].reshape(shape))
+            start += size
+        return arrays
+
+
+HISTOGRAM_SAMPLE = 1 << 16  # entries a histogram looks at; a larger tensor is sampled evenly
 
 
 def fast_histogram(x: Any, bins: int = BINS) -> Any:
     """The histogram plugin's (bins, 3) [left, right, count] rows, without the n x bins one-hot
-    that `tf.summary.histogram` builds (runtime-notes §6). Non-finite entries count as 0."""
-    x = tf.reshape(tf.cast(x, tf.float64), [-1])
+    that `tf.summary.histogram` builds (runtime-notes §6). A tensor of more than
+    `HISTOGRAM_SAMPLE` entries is sampled at an even stride, with the counts scaled back to its
+    size; non-finite entries count as 0."""
+    x = tf.reshape(x, [-1])
+    size = x.shape[0]
+    stride = -(-size // HISTOGRAM_SAMPLE) if size is not None else 1
+    if stride > 1:
+        x = x[::stride]
+    x = tf.cast(x, tf.float32)
     x = tf.where(tf.math.is_finite(x), x, tf.zeros_like(x))
-    lo, hi = tf.reduce_min(x), tf.reduce_max(x)
+    lo, hi = tf.cast(tf.reduce_min(x), tf.float64), tf.cast(tf.reduce_max(x), tf.float64)
     lo = tf.where(tf.math.is_finite(lo), lo, tf.constant(0.0, tf.float64))
     hi = tf.where(tf.math.is_finite(hi), hi, lo + 1.0)
     hi = tf.where(hi > lo, hi, lo + 1.0)
-    counts = tf.histogram_fixed_width(x, tf.stack([lo, hi]), nbins=bins)
+    counts = tf.cast(tf.histogram_fixed_width(tf.cast(x, tf.float64), tf.stack([lo, hi]), nbins=bins), tf.float64)
+    if stride > 1:
+        counts = counts * (size / tf.cast(tf.shape(x)[0], tf.float64))
     edges = tf.linspace(lo, hi, bins + 1)
-    return tf.stack([edges[:-1], edges[1:], tf.cast(counts, tf.float64)], axis=1)
+    return tf.stack([edges[:-1], edges[1:], counts], axis=1)
 
 
 def first_line(error: BaseException) -> str:
@@ -126,6 +196,7 @@ class Hooks:
         self.apply_depth = 0  # > 0 inside an apply: a wrapped optimizer's apply is the same one
         self.compiled: list[Any] = []  # the compiled models whose loss Keras is computing now
         self.step = StepState()
+        self.bridge = Bridge()
         self._seen: set[tuple] = set()
         self._saved: list[_Saved] = []
 
@@ -194,8 +265,15 @@ class Hooks:
     def name_of(self, obj: Any) -> str:
         return self.names.get(id(obj)) or type(obj).__name__
 
+    def emit(self, key: str, callback: Callable[[list[np.ndarray]], None], tensors: Sequence[Any]) -> None:
+        """Hand ``tensors``' values to ``callback`` once they exist; ``key`` names the call site
+        (the same in every trace of it; see `Bridge`)."""
+        self.bridge.emit(key, callback, tensors)
+
     def after_step(self) -> None:
+        """Collect what the step computed for the recorder."""
         from ganlint.runtime.hooks.training_calls import record_normalization
 
+        self.bridge.collect()
         if Capture.NORMALIZATION in self.captures:
             record_normalization(self)

@@ -10,7 +10,7 @@ import numpy as np
 import tensorflow as tf
 
 from ganlint.keras_facts import EPSILON
-from ganlint.runtime.hooks.core import Hooks, emit
+from ganlint.runtime.hooks.core import Hooks
 from ganlint.runtime.recorder import LossSite
 
 # The functional losses the profiler intercepts: name, whether it takes logits, where it lives.
@@ -121,7 +121,7 @@ def on_loss(hooks: Hooks, name: str, kind: str, y_true: Any, y_pred: Any, out: A
             recorder.scalar(f"GAN201/loss_user/{site}", float(arrays[0]))
             recorder.scalar(f"GAN201/loss_correct/{site}", float(arrays[4]))
 
-    emit(record, tensors)
+    hooks.emit(f"loss/{site}/{len(tensors)}", record, tensors)
     if hooks.once(("loss-site", site)):
         hooks.recorder.event(LossSite(place, name, kind, site, from_logits))
 

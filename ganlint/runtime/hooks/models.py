@@ -10,7 +10,7 @@ import tensorflow as tf
 
 from ganlint.keras_facts import DISCRIMINATOR, GENERATOR
 from ganlint.runtime.checks.base import Capture
-from ganlint.runtime.hooks.core import Hooks, StepState, emit, fast_histogram
+from ganlint.runtime.hooks.core import Hooks, StepState, fast_histogram
 from ganlint.runtime.recorder import ModelCall
 
 _NOT_PASSED = object()
@@ -93,7 +93,7 @@ def emit_discriminator_output(hooks: Hooks, state: StepState, kind: str, x: Any,
         for name, value in zip(("within_sample_std", "min", "max", "samples"), arrays[4:]):
             recorder.scalar(f"GAN501/alpha/{name}", float(value))
 
-    emit(record, tensors)
+    hooks.emit(f"{tag}/{len(tensors)}", record, tensors)
 
 
 def interpolation_weight(state: StepState, x: Any) -> list[Any]:
@@ -132,4 +132,4 @@ def emit_stats(hooks: Hooks, tag: str, x: Any, histogram: bool = True) -> None:
         if len(arrays) > 4:
             recorder.histogram(tag, arrays[4])
 
-    emit(record, tensors)
+    hooks.emit(tag, record, tensors)

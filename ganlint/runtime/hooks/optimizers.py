@@ -10,7 +10,7 @@ import tensorflow as tf
 
 from ganlint.keras_facts import ROLE_PREFIX
 from ganlint.runtime.checks.base import Capture
-from ganlint.runtime.hooks.core import Hooks, emit, fast_histogram, first_line
+from ganlint.runtime.hooks.core import Hooks, fast_histogram, first_line
 from ganlint.runtime.recorder import OptimizerApply
 
 
@@ -97,4 +97,5 @@ def on_apply(hooks: Hooks, optimizer: Any, grads: list, variables: list) -> None
             recorder.scalar(f"{prefix}/grad_norm/global", float(global_norm))
             recorder.scalar(f"{prefix}/grad_nonfinite", float(bad))
 
-    emit(record, [norms, histograms, tf.stack(per_role)])
+    key = f"apply/{hooks.name_of(optimizer)}/{id(optimizer)}/{'+'.join(roles)}"
+    hooks.emit(key, record, [norms, histograms, tf.stack(per_role)])
