@@ -97,6 +97,17 @@ def head_kind(discriminator: Any) -> str:
     return "other"
 
 
+def output_activation(model: Any) -> str | None:
+    """The activation of the model's last layer that has one (past reshapes and dropout)."""
+    for layer in reversed(layers_of(model)):
+        kind = type(layer).__name__
+        activation = activation_of(layer)
+        if kind in SHAPE_LAYERS or (kind == "Activation" and activation == "linear"):
+            continue
+        return activation
+    return None
+
+
 def _variables_of(layer: Any) -> list[Any]:
     """The variables a layer (or model) trains when it is trainable. `trainable_weights` is empty
     while it is frozen (`trainable = False`, the Keras-2 recipe), and freezing marks every

@@ -53,6 +53,13 @@ class Run:
     def series(self, tag: str) -> list[float]:
         return self.recorder.series(tag)
 
+    def at_line(self, line: int | None, places: list[E]) -> list[E]:
+        """The events (each with a ``place``) from the statement that holds ``line``."""
+        if line is None:
+            return []
+        first, last = self.statements.get(line, (line, line))
+        return [e for e in places if getattr(e, "place", None) is not None and first <= e.place.line <= last]
+
     def at_finding(self, finding: FindingRef | None, places: list[E]) -> list[E]:
         """The runtime events (each with a ``place``) that belong to ``finding``: those in the
         statement that holds it. In graph mode a frame reports the line a statement starts on, so

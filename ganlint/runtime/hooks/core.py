@@ -188,6 +188,12 @@ class Hooks:
         self.user = user
         self.names = names  # id(object) -> its name in the user's code
         self.head = discriminator_head
+        # the interval the discriminator's output activation maps into, when it is bounded
+        from ganlint.keras_facts import ACTIVATION_RANGES
+        from ganlint.runtime.networks import output_activation
+
+        head_activation = output_activation(networks.discriminator) if networks.discriminator is not None else None
+        self.head_range = ACTIVATION_RANGES.get(head_activation or "")
         self.namespace = namespace if namespace is not None else {}
         self.compile_places = compile_places or {}
         self.enabled = True

@@ -80,17 +80,26 @@ def emit_discriminator_output(hooks: Hooks, state: StepState, kind: str, x: Any,
     state.emitted.add(tag)
     values = tf.cast(out, tf.float32)
     probability = values if hooks.head == "probabilities" else tf.sigmoid(values)
-    tensors = [tf.reduce_mean(values), tf.math.reduce_std(values), tf.reduce_mean(probability), fast_histogram(values)]
+    at_bound = tf.constant(0.0)
+    if hooks.head_range is not None:  # outputs pressed against the ends of a bounded activation
+        low, high = hooks.head_range
+        margin = 0.01 * (high - low)
+        at_bound = tf.reduce_mean(tf.cast((values <= low + margin) | (values >= high - margin), tf.float32))
+    tensors = [tf.reduce_mean(values), tf.math.reduce_std(values), tf.reduce_mean(probability), at_bound,
+               fast_histogram(values)]
     if kind == "interpolated":
         tensors.extend(interpolation_weight(state, x))
     recorder = hooks.recorder
+    bounded = hooks.head_range is not None
 
     def record(arrays: list[np.ndarray]) -> None:
         recorder.scalar(f"{tag}_mean", float(arrays[0]))
         recorder.scalar(f"{tag}_std", float(arrays[1]))
         recorder.scalar(f"D/prob/{kind}_mean", float(arrays[2]))
-        recorder.histogram(tag, arrays[3])
-        for name, value in zip(("within_sample_std", "min", "max", "samples"), arrays[4:]):
+        if bounded:
+            recorder.scalar(f"{tag}_at_bound", float(arrays[3]))
+        recorder.histogram(tag, arrays[4])
+        for name, value in zip(("within_sample_std", "min", "max", "samples"), arrays[5:]):
             recorder.scalar(f"GAN501/alpha/{name}", float(value))
 
     hooks.emit(f"{tag}/{len(tensors)}", record, tensors)
@@ -119,17 +128,24 @@ def interpolation_weight(state: StepState, x: Any) -> list[Any]:
     return [tf.reduce_mean(spread), low, high, tf.cast(tf.shape(flat)[0], tf.float32)]
 
 
+_STATS = ("min", "max", "mean", "std", "below_minus_1", "below_0", "above_1")
+
+
 def emit_stats(hooks: Hooks, tag: str, x: Any, histogram: bool = True) -> None:
+    """Range, moments, and the share of values below -1, below 0 and above 1: where real data and
+    the generator's outputs can be told apart by range or sign alone (GAN102)."""
     values = tf.cast(x, tf.float32)
-    tensors = [tf.reduce_min(values), tf.reduce_max(values), tf.reduce_mean(values), tf.math.reduce_std(values)]
+    share = lambda mask: tf.reduce_mean(tf.cast(mask, tf.float32))  # noqa: E731
+    tensors = [tf.reduce_min(values), tf.reduce_max(values), tf.reduce_mean(values), tf.math.reduce_std(values),
+               share(values < -1.0), share(values < 0.0), share(values > 1.0)]
     if histogram:
         tensors.append(fast_histogram(values))
     recorder = hooks.recorder
 
     def record(arrays: list[np.ndarray]) -> None:
-        for name, value in zip(("min", "max", "mean", "std"), arrays[:4]):
+        for name, value in zip(_STATS, arrays):
             recorder.scalar(f"{tag}_{name}", float(value))
-        if len(arrays) > 4:
-            recorder.histogram(tag, arrays[4])
+        if len(arrays) > len(_STATS):
+            recorder.histogram(tag, arrays[len(_STATS)])
 
     hooks.emit(tag, record, tensors)
