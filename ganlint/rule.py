@@ -8,7 +8,6 @@ also its tests, and a ``check`` method that reads the program model and yields r
 
 from __future__ import annotations
 
-import dataclasses
 import inspect
 import re
 from dataclasses import dataclass, field
@@ -128,10 +127,6 @@ class Rule:
                 lines.append(line)
         sections[current] = "\n".join(lines).strip()
         return sections
-
-    @classmethod
-    def option_fields(cls) -> list[dataclasses.Field]:
-        return list(dataclasses.fields(cls.Options))
 
 
 def replace_node(site: "Site", new_node: cst.CSTNode) -> tuple["Site", str]:
