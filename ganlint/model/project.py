@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable
 
 import re
 
@@ -38,11 +38,14 @@ class Project:
         self.interpreter = Interpreter(self)
         self._import_cache: dict[tuple, Path | None] = {}
         self._failed: set[Path] = set()
+        # Questions about the whole run asked by several rules (label flows), answered once after
+        # analysis, when the facts are complete.
+        self.derived: dict[str, Any] = {}
 
     def add(self, path: Path, source: str, tree: cst.Module, display_path: str) -> ModuleModel:
         resolved = path.resolve() if path.exists() else path
         module = ModuleModel(display_path, source, tree, None, self)
-        module.file_path = resolved
+        module.file_path = resolved  # type: ignore[attr-defined]  # read by _path_of (the runner passes stand-ins)
         self.modules[resolved] = module
         return module
 

@@ -69,6 +69,7 @@ class Sequence_:
 @dataclass(eq=False)
 class Mapping_:
     items: dict[str, Any]
+    open: bool = False  # may hold keys not in ``items`` (updated from an unknown mapping)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -96,10 +97,7 @@ class Layer:
     explicit_name: str | None = None
     units: int | None = None
     role: str = "compute"  # compute | shape | merge-multiply | merge | recurrent | normalize
-
-    @property
-    def is_weighted(self) -> bool:
-        return self.role in ("compute", "recurrent", "normalize")
+    input_shape: tuple | None = None  # `input_shape=`/`input_dim=` given to the constructor
 
 
 @dataclass(eq=False)
@@ -145,6 +143,9 @@ class Model:
     fed_by_model: list["Model"] = field(default_factory=list)
     feeds_model: list["Model"] = field(default_factory=list)
     fed_noise: bool = False
+    # training, filled by the interpreter
+    compiled: Any = None  # the facts.Compile last applied to it
+    custom_train_step: bool = False  # its class overrides `train_step`
 
     @property
     def display_name(self) -> str:
@@ -184,11 +185,14 @@ class LossRef:
 
 @dataclass(eq=False)
 class Optimizer:
-    kind: str
+    """One optimizer instance: two uses of the same object share its state (slots, step count)."""
+
+    kind: str  # class name: Adam, AdamOptimizer (also for `"adam"`, the class Keras makes of it)
     site: Site
     clipping: bool | None  # None: could not tell (e.g. **kwargs from an unknown dict)
     variable: str | None = None
     inner: "Optimizer | None" = None  # LossScaleOptimizer wraps another
+    from_string: bool = False  # `compile(optimizer="adam")`: Keras builds it with its defaults
 
 
 @dataclass(eq=False)
@@ -247,6 +251,21 @@ class Instance:
     class_ref: ClassRef
     attrs: dict[str, Any] = field(default_factory=dict)
     model: Model | None = None  # set for subclasses of keras.Model that define call()
+
+
+@dataclass(eq=False)
+class InstanceDict:
+    """`obj.__dict__` of a user class instance: `update` and item assignment set attributes."""
+
+    instance: Instance
+
+
+@dataclass(eq=False)
+class Super:
+    """`super()` inside a method: attribute lookup starts at the bases of ``class_ref``."""
+
+    instance: Instance
+    class_ref: ClassRef
 
 
 @dataclass(eq=False)
