@@ -39,7 +39,7 @@ else:  # pragma: no cover
 
 from ganlint.findings import Severity
 from ganlint.registry import ALL_RULES, INVALID_SYNTAX, BY_CODE, lookup, matching
-from ganlint.rule import Rule
+from ganlint.rule import Check
 
 TABLE = "[tool.ganlint]"
 KEYS = ("select", "ignore", "per-file-ignores", "exclude", "fail-on", "rules", "profile")
@@ -229,7 +229,7 @@ def _kind_name(kind: Any) -> str:
     return {bool: "boolean", int: "integer", float: "number", str: "string"}.get(kind, str(kind))
 
 
-def build_options(rule: type[Rule], table: Mapping[str, Any], where: str) -> Any:
+def build_options(rule: type[Check], table: Mapping[str, Any], where: str) -> Any:
     fields = {f.name: f for f in dataclasses.fields(rule.Options)}
     hints = typing.get_type_hints(rule.Options)
     allowed = ", ".join(_option_name(n) for n in fields) or "none: this rule has no options"
@@ -302,7 +302,7 @@ class Settings:
     def enabled_for(self, path: Path) -> frozenset[str]:
         return self.enabled - self.ignored_for(path)
 
-    def rules(self) -> list[Rule]:
+    def rules(self) -> list[Check]:
         """One instance of every enabled rule, with its configured options."""
         return _instantiate(self)
 
@@ -318,10 +318,10 @@ class Settings:
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 
-_RULES_BY_SETTINGS: dict[int, tuple["Settings", list[Rule]]] = {}
+_RULES_BY_SETTINGS: dict[int, tuple["Settings", list[Check]]] = {}
 
 
-def _instantiate(settings: Settings) -> list[Rule]:
+def _instantiate(settings: Settings) -> list[Check]:
     cached = _RULES_BY_SETTINGS.get(id(settings))
     if cached is not None and cached[0] is settings:
         return cached[1]
