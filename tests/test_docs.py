@@ -38,6 +38,24 @@ def test_rules_folder_is_current():
     assert not problems, "rules/ is stale, run `python -m ganlint.docs`: " + "; ".join(problems)
 
 
+def test_readme_rules_table_lists_every_rule_and_is_current():
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = text[text.index(docs.TABLE_START):text.index(docs.TABLE_END)]
+    for rule in ALL_RULES:
+        assert f"| [{rule.CODE}](rules/{docs.page_name(rule)}) | {rule.NAME} | {rule.SEVERITY} |" in table
+    assert not docs.readme_stale(), "the README's rules table is stale: run `python -m ganlint.docs`"
+
+
+def test_readme_drift_is_detected(tmp_path):
+    readme = tmp_path / "README.md"
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    last_row = docs.readme_table().splitlines()[-1]
+    readme.write_text(text.replace(last_row + "\n", ""), encoding="utf-8")  # a rule missing from the table
+    assert docs.readme_stale(readme)
+    readme.write_text(docs.render_readme(readme.read_text(encoding="utf-8")), encoding="utf-8")
+    assert not docs.readme_stale(readme)
+
+
 def test_every_page_is_marked_generated():
     for path in sorted((ROOT / "rules").glob("*.md")):
         assert path.read_text(encoding="utf-8").startswith(docs.BANNER), path.name

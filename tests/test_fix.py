@@ -23,6 +23,7 @@ BUGGY = (
     "# étiquettes « lissées » 標籤\n"
     "note = 'ü'; fake_labels = tf.zeros((8, 1)) * 0.1  # smoothed\n"
     "real_labels = tf.ones((8, 1)) * 0.9\n"
+    "loss = tf.keras.losses.binary_crossentropy(fake_labels, fake_scores)\n"
 )
 FIXED = BUGGY.replace("tf.zeros((8, 1)) * 0.1", "tf.zeros((8, 1)) + 0.1")
 
@@ -109,13 +110,14 @@ def test_fixes_across_a_folder_and_several_in_one_file(tmp_path):
     (tmp_path / "pkg").mkdir()
     one = tmp_path / "pkg" / "one.py"
     two = tmp_path / "two.py"
+    labels = "loss = tf.keras.losses.binary_crossentropy(tf.concat([a, b, c], 0), scores)\n"
     one.write_text("import tensorflow as tf\na = tf.zeros(4) * 0.1\nb = 0.2 * tf.zeros_like(a)\n"
-                   "c = tf.zeros(2)\nc *= 0.3\n", encoding="utf-8")
+                   "c = tf.zeros(2)\nc *= 0.3\n" + labels, encoding="utf-8")
     two.write_text(BUGGY, encoding="utf-8")
     outcome = fixes.fix([str(tmp_path)], RunOptions(use_config=False), unsafe=True)
     assert outcome.errors == [] and outcome.fixed == 4
     assert one.read_text(encoding="utf-8") == ("import tensorflow as tf\na = tf.zeros(4) + 0.1\n"
-                                               "b = 0.2 + tf.zeros_like(a)\nc = tf.zeros(2)\nc += 0.3\n")
+                                               "b = 0.2 + tf.zeros_like(a)\nc = tf.zeros(2)\nc += 0.3\n" + labels)
     assert two.read_text(encoding="utf-8") == FIXED
 
 

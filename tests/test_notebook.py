@@ -146,7 +146,7 @@ def test_fix_keeps_each_json_style(tmp_path, options):
     text = make_notebook([
         ("markdown", "# Über GANs\n"),
         ("code", PREAMBLE + "label = 'café'\n"),
-        ("code", "fake = tf.zeros((8, 1)) * 0.1\nreal = tf.ones((8, 1))"),
+        ("code", "fake = tf.zeros((8, 1)) * 0.1\nloss = keras.losses.binary_crossentropy(fake, scores)"),
     ], **options)
     path = tmp_path / "style.ipynb"
     path.write_bytes(text.rstrip("\n").encode("utf-8"))  # and no final newline
@@ -157,13 +157,14 @@ def test_fix_keeps_each_json_style(tmp_path, options):
 
 
 def test_source_as_one_string_stays_one_string(tmp_path):
-    document = json.loads(make_notebook([("code", PREAMBLE + "fake = tf.zeros(8) * 0.1\n")]))
+    labels = "\nloss = keras.losses.binary_crossentropy(fake, scores)\n"
+    document = json.loads(make_notebook([("code", PREAMBLE + "fake = tf.zeros(8) * 0.1" + labels)]))
     document["cells"][0]["source"] = "".join(document["cells"][0]["source"])
     path = tmp_path / "string.ipynb"
     path.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
     run_cli("check", "--no-cache", "--fix", "--unsafe-fixes", str(path))
     fixed = json.loads(path.read_text(encoding="utf-8"))
-    assert fixed["cells"][0]["source"] == PREAMBLE + "fake = tf.zeros(8) + 0.1\n"
+    assert fixed["cells"][0]["source"] == PREAMBLE + "fake = tf.zeros(8) + 0.1" + labels
 
 
 def test_magics_shell_and_cell_magics_are_skipped():

@@ -46,7 +46,8 @@ libellé = "é"; fake_labels = tf.zeros((8, 1)) * 0.1
 
 
 def train_step(images, noise):
-    return discriminator_loss(discriminator(images), discriminator(generator(noise)))
+    smoothed = keras.losses.binary_crossentropy(fake_labels, discriminator(generator(noise)))
+    return discriminator_loss(discriminator(images), discriminator(generator(noise))) + smoothed
 '''
 
 
@@ -285,11 +286,11 @@ def test_summary_counts_severities_and_fixes():
 def test_stdin_text_gets_an_excerpt(project):
     completed = subprocess.run(
         [sys.executable, "-m", "ganlint", "check", "--no-cache", "-", "--stdin-filename", "piped.py"],
-        cwd=project, capture_output=True, text=True, timeout=300, input="import tensorflow as tf\nf = tf.zeros(2) * 0.5\n",
+        cwd=project, capture_output=True, text=True, timeout=300, input="import tensorflow as tf\nfake = tf.zeros(2) * 0.5\n",
         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
     assert completed.returncode == 1
-    assert completed.stdout.splitlines()[0].startswith("piped.py:2:5: GAN202 [error]")
-    assert " 2 | f = tf.zeros(2) * 0.5" in completed.stdout
+    assert completed.stdout.splitlines()[0].startswith("piped.py:2:8: GAN202 [error]")
+    assert " 2 | fake = tf.zeros(2) * 0.5" in completed.stdout
 
 
 def test_sarif_uris_of_paths_with_dot_dot(tmp_path, monkeypatch):
