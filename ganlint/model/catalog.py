@@ -497,6 +497,8 @@ TF1_OPTIMIZERS = frozenset({
     "GradientDescentOptimizer", "MomentumOptimizer", "ProximalAdagradOptimizer",
     "ProximalGradientDescentOptimizer", "RMSPropOptimizer",
 })
+# ... and those that wrap another optimizer, with the keyword of the one they wrap.
+TF1_WRAPPERS = {"SyncReplicasOptimizer": "opt"}
 _TF1_TRAIN = ("tensorflow.compat.v1.train.", "tensorflow.train.")
 # `compile(optimizer="adam")`: Keras builds the optimizer with its defaults (no clipping).
 _OPTIMIZER_STRINGS = {name.lower(): name for name in KERAS_OPTIMIZERS}
@@ -706,8 +708,8 @@ def call_external(name: str, call: CallSite) -> Any:
         return make_optimizer(tail, call)
     if name.startswith(_TF1_TRAIN) and tail in TF1_OPTIMIZERS:
         return make_optimizer(tail, call)
-    if name.startswith(_TF1_TRAIN) and tail == "SyncReplicasOptimizer":
-        return wrap_optimizer(tail, call, "opt")
+    if name.startswith(_TF1_TRAIN) and tail in TF1_WRAPPERS:
+        return wrap_optimizer(tail, call, TF1_WRAPPERS[tail])
     if name in ("keras.mixed_precision.LossScaleOptimizer", "keras.optimizers.LossScaleOptimizer"):
         return wrap_optimizer(tail, call, "inner_optimizer")
     if name == "tensorflow.GradientTape":

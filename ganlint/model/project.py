@@ -16,7 +16,9 @@ from ganlint.model.module import ModuleModel
 
 # A file that mentions none of these cannot hold Keras GAN code worth a finding: the linter does not
 # parse it, and the program model treats an import of it as a library it knows nothing about.
-MENTIONS_KERAS = re.compile(rb"keras|tensorflow|GradientTape|apply_gradients|from_logits|_crossentropy")
+# `train_on_batch`: a training script that imports only numpy and the user's own model module.
+MENTIONS_KERAS = re.compile(
+    rb"keras|tensorflow|GradientTape|apply_gradients|from_logits|_crossentropy|train_on_batch|fit_generator")
 
 
 _INSTALLED = frozenset({"site-packages", "dist-packages"})

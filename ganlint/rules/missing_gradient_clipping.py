@@ -3,6 +3,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ganlint.findings import Severity
+from ganlint.model.catalog import TF1_OPTIMIZERS
 from ganlint.model.facts import Compile, GradientApplication, TrainingCall, trained_by
 from ganlint.model.values import Gradients, Optimizer
 from ganlint.rule import Invalid, Report, Rule, RuleContext, Valid
@@ -223,10 +224,12 @@ class MissingGradientClipping(Rule):
             first = resolved[0]
             optimizer = first.optimizer
             label = optimizer.variable or optimizer.kind
+            settings = ("a `tf.compat.v1.train` optimizer cannot clip" if optimizer.kind in TF1_OPTIMIZERS
+                        else "the optimizer has no `clipnorm`/`global_clipnorm`/`clipvalue`")
             yield Report(
                 first.site,
-                f"`{label}.{first.method}` applies gradients with no clipping: the optimizer has "
-                f"no `clipnorm`/`global_clipnorm`/`clipvalue` and the gradients are not clipped",
+                f"`{label}.{first.method}` applies gradients with no clipping: {settings} and the gradients "
+                f"are not clipped",
                 related=((optimizer.site, f"optimizer `{label}` created here"),),
                 subject={"optimizer": {"variable": optimizer.variable, "kind": optimizer.kind},
                          "model": context.model_subject(first.variables_of), "call": first.method},
