@@ -17,9 +17,9 @@ import dataclasses
 import json
 import re
 import sys
-from functools import lru_cache
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from ganlint.findings import RULES_URL
 from ganlint.output import SCHEMA_VERSION
@@ -54,17 +54,23 @@ def sections(rule: type[Check]) -> dict[str, str]:
     return docs
 
 
-@lru_cache(maxsize=None)
+_FIX_AVAILABILITY: dict[type[Check], str] = {}
+
+
 def fix_availability(rule: type[Check]) -> str:
     """``safe``, ``unsafe``, ``safe, unsafe`` or ``none``: what the rule's INVALID examples get."""
     from ganlint import api
     from ganlint.engine import Linter
 
+    known = _FIX_AVAILABILITY.get(rule)
+    if known is not None:
+        return known
     kinds: set[str] = set()
     for case in rule.INVALID:
         result = api.check_source(case.code, case.filename, Linter([rule()]))
         kinds.update(f.fix.applicability.value for f in result.findings if f.fix is not None and f.code == rule.CODE)
-    return ", ".join(sorted(kinds)) or "none"
+    _FIX_AVAILABILITY[rule] = ", ".join(sorted(kinds)) or "none"
+    return _FIX_AVAILABILITY[rule]
 
 
 def options_toml(rule: type[Check]) -> list[str]:

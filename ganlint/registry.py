@@ -23,7 +23,8 @@ def _discover() -> tuple[type[Check], ...]:
             if (isinstance(value, type) and issubclass(value, Check) and value.__module__ == module.__name__
                     and "CODE" in vars(value)):
                 if value.CODE in found:
-                    raise ImportError(f"{value.CODE} is defined twice: {found[value.CODE].__module__}, {module.__name__}")
+                    raise ImportError(f"{value.CODE} is defined twice: in {found[value.CODE].__module__} "
+                                      f"and in {module.__name__}")
                 found[value.CODE] = value
     return tuple(found[code] for code in sorted(found))
 

@@ -8,8 +8,9 @@ knows only Python.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import libcst as cst
 
@@ -234,9 +235,7 @@ def sequential_add(model: Model, item: Any, call: CallSite) -> None:
         if model.input_shape is None and current.op.kind == "input":
             model.input_shape = item.layer.input_shape
         model.outputs = [Tensor(Op("layer", item.layer.site, layer=item.layer), (current,))]
-    elif isinstance(item, ModelRef):
-        model.outputs = [_model_call_tensor(item.model, current, call, 0)]
-    elif isinstance(item, Instance) and item.model is not None:
+    elif isinstance(item, (ModelRef, Instance)) and item.model is not None:
         model.outputs = [_model_call_tensor(item.model, current, call, 0)]
     else:
         model.complete = False

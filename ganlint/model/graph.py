@@ -3,8 +3,9 @@ activations are hidden, which are gates."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 from ganlint.model.values import Activation, Layer, Model, Op, Tensor
 
@@ -177,15 +178,16 @@ def output_source(tensor: Any, depth: int = 0) -> OutputSource | None:
             return OutputSource(found.activation, found.producer, (inner, *found.models),
                                 post_processed or found.post_processed)
         if is_pass_through(current):
-            sources = [t for t in current.inputs]
+            sources = list(current.inputs)
             if not sources:
                 return None
             if len(sources) > 1:
-                found = [output_source(t, depth + 1) for t in sources]
-                if any(f is None for f in found):
+                branches = [output_source(t, depth + 1) for t in sources]
+                resolved = [b for b in branches if b is not None]
+                if len(resolved) != len(branches):
                     return None
-                first = found[0]
-                if all(f.activation.name == first.activation.name and f.model is first.model for f in found):
+                first = resolved[0]
+                if all(b.activation.name == first.activation.name and b.model is first.model for b in resolved):
                     return OutputSource(first.activation, first.producer, first.models, True)
                 return None
             post_processed = True

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Callable, Iterable, Protocol
+from typing import Any, Protocol
 
 import libcst as cst
 
@@ -74,7 +75,7 @@ class ModuleLoader(Protocol):
 class Member:
     """`obj.attr` where obj is a value the interpreter models (a model, optimizer, tape...)."""
 
-    __slots__ = ("base", "attr")
+    __slots__ = ("attr", "base")
 
     def __init__(self, base: Any, attr: str) -> None:
         self.base = base
@@ -92,9 +93,9 @@ class LazyMember:
     large code base; most imported names never matter to a rule.
     """
 
-    __slots__ = ("interpreter", "path", "name")
+    __slots__ = ("interpreter", "name", "path")
 
-    def __init__(self, interpreter: "Interpreter", path: Any, name: str) -> None:
+    def __init__(self, interpreter: Interpreter, path: Any, name: str) -> None:
         self.interpreter = interpreter
         self.path = path
         self.name = name
@@ -251,10 +252,10 @@ class Interpreter:
             if node.orelse:
                 self.exec_block(node.orelse.body.body, frame)
         elif isinstance(node, cst.With):
-            for item in node.items:
-                value = self.eval(item.item, frame)
-                if item.asname is not None:
-                    self.bind(item.asname.name, value, frame)
+            for with_item in node.items:
+                value = self.eval(with_item.item, frame)
+                if with_item.asname is not None:
+                    self.bind(with_item.asname.name, value, frame)
             self.exec_block(node.body.body, frame)
         elif isinstance(node, cst.Try):
             self.exec_block(node.body.body, frame)
@@ -339,7 +340,7 @@ class Interpreter:
             for alias in node.names:
                 dotted = _dotted(alias.name)
                 if alias.asname is not None:
-                    frame.locals[alias.asname.name.value] = self.import_value(dotted, frame.module)
+                    frame.locals[_dotted(alias.asname.name)] = self.import_value(dotted, frame.module)
                 else:
                     head = dotted.split(".")[0]
                     frame.locals[head] = self.import_value(head, frame.module)
@@ -358,7 +359,7 @@ class Interpreter:
             return
         for alias in node.names:
             name = _dotted(alias.name)
-            bound = alias.asname.name.value if alias.asname is not None else name
+            bound = _dotted(alias.asname.name) if alias.asname is not None else name
             frame.locals[bound] = self.import_member(base, level, name, frame.module)
 
     def import_value(self, dotted: str, module: ModuleModel) -> Any:
@@ -367,7 +368,7 @@ class Interpreter:
             return ModuleRef(target)
         return External(dotted)
 
-    def load_module(self, path: Any) -> "ModuleModel | None":
+    def load_module(self, path: Any) -> ModuleModel | None:
         """Parse a user module on first use; charged to the budget like the statements it holds."""
         if path in self.project.modules:
             return self.project.modules[path]
@@ -400,12 +401,10 @@ class Interpreter:
         if not isinstance(target, (cst.Name, cst.Attribute)):
             return
         name = target.value if isinstance(target, cst.Name) else target.attr.value
-        if isinstance(value, ModelRef):
-            if name not in value.model.names:
-                value.model.names.append(name)
-        elif isinstance(value, Instance) and value.model is not None:
-            if name not in value.model.names:
-                value.model.names.append(name)
+        model = value.model if isinstance(value, (ModelRef, Instance)) else None
+        if model is not None:
+            if name not in model.names:
+                model.names.append(name)
         elif isinstance(value, LossRef) and value.loss.variable is None:
             value.loss.variable = name
         elif isinstance(value, OptimizerRef) and value.optimizer.variable is None:
@@ -453,9 +452,9 @@ class Interpreter:
                 self.record(site.module, TrainableAssignment(site, owner.model, value, self.tick()))
         elif isinstance(owner, ModelRef) and attr == "trainable":
             self.record(site.module, TrainableAssignment(site, owner.model, value, self.tick()))
-        elif isinstance(owner, OptimizerRef) and attr in catalog.CLIP_KWARGS:
-            if not (isinstance(value, Const) and value.value is None):
-                owner.optimizer.clipping = True
+        elif (isinstance(owner, OptimizerRef) and attr in catalog.CLIP_KWARGS
+              and not (isinstance(value, Const) and value.value is None)):
+            owner.optimizer.clipping = True
 
     def element_at(self, value: Any, index: int) -> Any:
         if isinstance(value, Sequence_):
@@ -659,7 +658,7 @@ class Interpreter:
     def _eval_comprehension(self, node: cst.ListComp | cst.GeneratorExp, frame: Frame) -> Any:
         inner = Frame(frame.module, frame.globals, frame.function)
         inner.locals = dict(frame.locals)
-        clause = node.for_in
+        clause: cst.CompFor | None = node.for_in
         first = True
         while clause is not None:
             iterable = self.eval(clause.iter, inner if not first else frame)
@@ -712,7 +711,7 @@ class Interpreter:
 
     # -- calls -------------------------------------------------------------------------------
 
-    def call(self, callee: Any, call: "CallSite") -> Any:
+    def call(self, callee: Any, call: CallSite) -> Any:
         if isinstance(callee, External):
             return catalog.call_external(canonical(callee.qualname), call)
         if isinstance(callee, FunctionRef):
@@ -781,7 +780,7 @@ class Interpreter:
             if isinstance(node, cst.Lambda):
                 result = self.eval(node.body, frame)
             else:
-                body = node.body.body if isinstance(node.body, cst.IndentedBlock) else node.body.body
+                body = node.body.body  # an indented block, or the statements after `def f():` on one line
                 try:
                     self.exec_block(body, frame)
                 except _Return:
@@ -805,11 +804,11 @@ class Interpreter:
         params = function.node.params
         positional = list(params.posonly_params) + list(params.params)
         values = list(args)
-        if function.bound_self is not None or function.class_ref is not None:
-            if positional and not _is_static(function.node):
-                frame.locals[positional[0].name.value] = (
-                    function.bound_self if function.bound_self is not None else UNKNOWN)
-                positional = positional[1:]
+        is_method = function.bound_self is not None or function.class_ref is not None
+        if is_method and positional and not _is_static(function.node):
+            frame.locals[positional[0].name.value] = (
+                function.bound_self if function.bound_self is not None else UNKNOWN)
+            positional = positional[1:]
         for index, param in enumerate(positional):
             name = param.name.value
             if index < len(values):

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any, Iterable
-
 import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
 
 import libcst as cst
 
 from ganlint.model.facts import Facts
 from ganlint.model.interpret import Interpreter
 from ganlint.model.module import ModuleModel
-
 
 # A file that mentions none of these cannot hold Keras GAN code worth a finding: the linter does not
 # parse it, and the program model treats an import of it as a library it knows nothing about.

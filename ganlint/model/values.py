@@ -9,7 +9,7 @@ cannot be resolved, and every rule treats it as "stay silent".
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any
 
 import libcst as cst
 
@@ -18,9 +18,9 @@ if TYPE_CHECKING:
 
 
 class _Unknown:
-    _instance: Optional["_Unknown"] = None
+    _instance: _Unknown | None = None
 
-    def __new__(cls) -> "_Unknown":
+    def __new__(cls) -> _Unknown:
         if cls._instance is None:
             cls._instance = super().__new__(cls)
         return cls._instance
@@ -39,7 +39,7 @@ UNKNOWN: Any = _Unknown()
 class Site:
     """A syntax node together with the module it belongs to, so it can be located and quoted."""
 
-    module: "ModuleModel"
+    module: ModuleModel
     node: cst.CSTNode
     # The simple statement line being executed when the node was seen: lets positions be computed
     # from that one line. A wrong or missing hint only costs a slower lookup.
@@ -115,7 +115,7 @@ class Op:
     site: Site | None = None
     layer: Layer | None = None
     activation: Activation | None = None
-    model: "Model | None" = None
+    model: Model | None = None
     head: int | None = None
     shape: tuple | None = None
     detail: Any = None
@@ -124,7 +124,7 @@ class Op:
 @dataclass(eq=False)
 class Tensor:
     op: Op
-    inputs: tuple["Tensor", ...] = ()
+    inputs: tuple[Tensor, ...] = ()
 
 
 @dataclass(eq=False)
@@ -140,8 +140,8 @@ class Model:
     input_shape: tuple | None = None
     complete: bool = True  # False when part of the graph could not be resolved
     # usage evidence, filled by the interpreter
-    fed_by_model: list["Model"] = field(default_factory=list)
-    feeds_model: list["Model"] = field(default_factory=list)
+    fed_by_model: list[Model] = field(default_factory=list)
+    feeds_model: list[Model] = field(default_factory=list)
     fed_noise: bool = False
     # training, filled by the interpreter
     compiled: Any = None  # the facts.Compile last applied to it
@@ -191,7 +191,7 @@ class Optimizer:
     site: Site
     clipping: bool | None  # None: could not tell (e.g. **kwargs from an unknown dict)
     variable: str | None = None
-    inner: "Optimizer | None" = None  # LossScaleOptimizer wraps another
+    inner: Optimizer | None = None  # LossScaleOptimizer wraps another
     from_string: bool = False  # `compile(optimizer="adam")`: Keras builds it with its defaults
 
 
@@ -211,7 +211,7 @@ class Gradients:
 @dataclass(eq=False)
 class GradsAndVars:
     gradients: Any
-    model: "Model | None" = None  # whose variables the gradients are paired with
+    model: Model | None = None  # whose variables the gradients are paired with
 
 
 @dataclass(eq=False)
@@ -229,15 +229,15 @@ class Tape:
 
 @dataclass(eq=False)
 class FunctionRef:
-    module: "ModuleModel"
+    module: ModuleModel
     node: cst.FunctionDef | cst.Lambda
     bound_self: Any = None
-    class_ref: "ClassRef | None" = None
+    class_ref: ClassRef | None = None
 
 
 @dataclass(eq=False)
 class ClassRef:
-    module: "ModuleModel"
+    module: ModuleModel
     node: cst.ClassDef
     bases: list[Any] = field(default_factory=list)
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from ganlint.findings import Severity
 from ganlint.model.graph import output_source

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from dataclasses import dataclass
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from ganlint.findings import Severity
 from ganlint.model.catalog import ACTIVATION_ALIASES
