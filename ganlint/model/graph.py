@@ -57,6 +57,18 @@ def ordered_layers(model: Model) -> list[Layer]:
     return layers
 
 
+def nested_models(model: Model, depth: int = 0) -> list[Model]:
+    """The models called inside ``model``'s graph, and those they call (a combined model's G and D)."""
+    found: list[Model] = []
+    for tensor in _walk_back(model.outputs):
+        inner = tensor.op.model if tensor.op.kind == "model" else None
+        if inner is not None and inner is not model and inner not in found:
+            found.append(inner)
+            if depth < 5:
+                found.extend(m for m in nested_models(inner, depth + 1) if m not in found)
+    return found
+
+
 def _consumers(model: Model) -> dict[int, list[Tensor]]:
     consumers: dict[int, list[Tensor]] = {}
     for tensor in _walk_back(model.outputs):

@@ -5,7 +5,9 @@ from collections.abc import Iterator
 from ganlint.findings import Severity
 from ganlint.model.catalog import TF1_OPTIMIZERS
 from ganlint.model.facts import Compile, GradientApplication, TrainingCall, trained_by
-from ganlint.model.values import Gradients, Optimizer
+from ganlint.model.graph import nested_models
+from ganlint.model.roles import DISCRIMINATOR, GENERATOR
+from ganlint.model.values import Gradients, Model, Optimizer
 from ganlint.rule import Invalid, Report, Rule, RuleContext, Valid
 
 _COMPILED = (
@@ -26,12 +28,14 @@ class MissingGradientClipping(Rule):
       up in a `**kwargs` dict, a `setattr` or an attribute assignment) and whose gradients pass
       through no `tf.clip_by_global_norm`, `tf.clip_by_norm`, `tf.clip_by_value` or
       `keras.ops.clip`;
-    - in the Keras-2 recipe, each `compile(optimizer=...)` of a model that the code then trains
-      with `train_on_batch` or `fit` (Keras' own training step applies the gradients), when the
+    - in the Keras-2 recipe, each `compile(optimizer=...)` of a GAN's network (a generator, a
+      discriminator, or a combined model holding one) that the code then trains with
+      `train_on_batch` or `fit` (Keras' own training step applies the gradients), when the
       optimizer has none of those settings; a string optimizer (`"adam"`) never has them. The
       training calls are listed with the finding. A model compiled but never trained in the code
       read is not reported, nor one whose class overrides `train_step` (that step's own
-      `apply_gradients` calls are checked instead).
+      `apply_gradients` calls are checked instead), nor a model that is no part of a GAN (a
+      classifier trained next to it).
 
     Every public spelling of the Keras optimizers is followed (`tf.keras.optimizers`,
     `tf.optimizers`, `keras.optimizers.legacy`, `tf.compat.v1.keras.optimizers`, ...).
@@ -149,6 +153,12 @@ class MissingGradientClipping(Rule):
               "discriminator.train_on_batch(images, labels)\n"),
         # compiled without clipping, but never trained in the code read
         Valid(_COMPILED + "discriminator.compile(optimizer='adam', loss='binary_crossentropy')\n"),
+        # a classifier trained with compile + fit is no GAN network
+        Valid("from keras.layers import Dense, Input\nfrom keras.models import Sequential\n"
+              "classifier = Sequential([Input(shape=(784,)), Dense(64, activation='relu'),\n"
+              "                         Dense(10, activation='softmax')])\n"
+              "classifier.compile(optimizer='adam', loss='sparse_categorical_crossentropy')\n"
+              "classifier.fit(images, digits, epochs=5)\n"),
         # the clipping set on the instance after it was built
         Valid(_COMPILED + "opt = Adam(2e-4)\nsetattr(opt, 'clipnorm', 1.0)\n"
               "discriminator.compile(optimizer=opt, loss='binary_crossentropy')\n"
@@ -239,6 +249,8 @@ class MissingGradientClipping(Rule):
         optimizer = compiled.optimizer
         if not calls or not isinstance(optimizer, Optimizer) or optimizer.clipping is not False:
             return None
+        if not _in_a_gan(context, compiled.model):
+            return None
         model = context.name_of(compiled.model)
         methods = " and ".join(f"`{m}`" for m in dict.fromkeys(call.method for call in calls))
         if optimizer.from_string:
@@ -257,6 +269,11 @@ class MissingGradientClipping(Rule):
                      "model": context.model_subject(compiled.model), "call": "compile",
                      "training": sorted({call.method for call in calls})},
         )
+
+
+def _in_a_gan(context: RuleContext, model: Model) -> bool:
+    """A generator or discriminator, or a model built around one (the Keras-2 combined model)."""
+    return any(context.role_of(m) in (GENERATOR, DISCRIMINATOR) for m in (model, *nested_models(model)))
 
 
 def _unclipped(application: GradientApplication) -> bool:
