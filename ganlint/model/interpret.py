@@ -427,7 +427,7 @@ class Interpreter:
                         self.bind(element.value, self.element_at(value, index), frame)
         elif isinstance(target, cst.Attribute):
             owner = self.eval(target.value, frame)
-            self.set_attribute(owner, target.attr.value, value, self.site(frame.module, target))
+            self.set_attribute(owner, target.attr.value, value, frame.module, target)
         elif isinstance(target, cst.Subscript):
             owner = self.eval(target.value, frame)
             key = self._subscript_index(target, frame)
@@ -440,18 +440,19 @@ class Interpreter:
                     owner.open = True
             elif isinstance(owner, InstanceDict):
                 if isinstance(key, Const) and isinstance(key.value, str):
-                    self.set_attribute(owner.instance, key.value, value, self.site(frame.module, target))
+                    self.set_attribute(owner.instance, key.value, value, frame.module, target)
                 else:
                     _forget_attributes(owner.instance)
 
-    def set_attribute(self, owner: Any, attr: str, value: Any, site: Site) -> None:
-        """`owner.attr = value`, however it is spelled (also `setattr`, `__dict__.update`)."""
+    def set_attribute(self, owner: Any, attr: str, value: Any, module: ModuleModel, node: cst.CSTNode) -> None:
+        """`owner.attr = value`, however it is spelled (also `setattr`, `__dict__.update`); ``node``
+        is the statement part that says so."""
         if isinstance(owner, Instance):
             owner.attrs[attr] = value
             if attr == "trainable" and owner.model is not None:
-                self.record(site.module, TrainableAssignment(site, owner.model, value, self.tick()))
+                self.record(module, TrainableAssignment(self.site(module, node), owner.model, value, self.tick()))
         elif isinstance(owner, ModelRef) and attr == "trainable":
-            self.record(site.module, TrainableAssignment(site, owner.model, value, self.tick()))
+            self.record(module, TrainableAssignment(self.site(module, node), owner.model, value, self.tick()))
         elif (isinstance(owner, OptimizerRef) and attr in catalog.CLIP_KWARGS
               and not (isinstance(value, Const) and value.value is None)):
             owner.optimizer.clipping = True
@@ -756,7 +757,7 @@ class Interpreter:
             if not complete:
                 _forget_attributes(base.instance)
             for name, value in updates.items():
-                self.set_attribute(base.instance, name, value, call.site)
+                self.set_attribute(base.instance, name, value, call.module, call.node)
         return Const(None)
 
     def call_function(self, function: FunctionRef, args: list[Any], kwargs: dict[str, Any],
@@ -999,7 +1000,7 @@ class _PythonBuiltin:
 def _builtin_setattr(interpreter: Interpreter, call: CallSite) -> Any:
     owner, name = call.arg(0), call.arg(1)
     if isinstance(name, Const) and isinstance(name.value, str):
-        interpreter.set_attribute(owner, name.value, call.arg(2), call.site)
+        interpreter.set_attribute(owner, name.value, call.arg(2), call.module, call.node)
     elif isinstance(owner, Instance):
         _forget_attributes(owner)
     return Const(None)
