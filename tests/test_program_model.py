@@ -229,3 +229,19 @@ def test_a_zeros_buffer_written_in_place_is_zeros_no_more(tmp_path):
     )
     _, facts = _analyse(source, tmp_path)
     assert [s.variable for s in facts.zero_scalings] == ["scaled_labels"]
+
+
+def test_getattr_with_a_default_is_unknown_when_the_attribute_is(tmp_path):
+    source = (
+        "import tensorflow as tf\n"
+        "def make(args):\n"
+        "    opt = tf.keras.optimizers.Adam(clipnorm=getattr(args, 'clipnorm', None))\n"
+        "    opt.minimize(loss, variables)\n"
+        "    known = getattr(tf.keras.optimizers, 'SGD')()\n"
+        "    known.minimize(loss, variables)\n"
+    )
+    _, facts = _analyse(source, tmp_path)
+    adam, sgd = (a.optimizer for a in facts.gradient_applications)
+    assert (adam.kind, sgd.kind) == ("Adam", "SGD")
+    assert adam.clipping is not False  # `clipnorm=` an unknown value: GAN301 stays silent
+    assert sgd.clipping is False

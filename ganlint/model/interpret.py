@@ -1007,13 +1007,12 @@ def _builtin_setattr(interpreter: Interpreter, call: CallSite) -> Any:
 
 
 def _builtin_getattr(interpreter: Interpreter, call: CallSite) -> Any:
+    # `getattr(args, "clipnorm", None)`: an attribute the model does not know is UNKNOWN, never
+    # the default (which would read as "no clipping" when the attribute may well be set)
     name = call.arg(1)
     if not isinstance(name, Const) or not isinstance(name.value, str):
         return UNKNOWN
-    found = interpreter.attribute_of(call.arg(0), name.value)
-    if found is UNKNOWN and len(call.args) > 2:
-        return call.args[2]
-    return found
+    return interpreter.attribute_of(call.arg(0), name.value)
 
 
 def _builtin_dict(interpreter: Interpreter, call: CallSite) -> Any:
