@@ -245,3 +245,15 @@ def test_getattr_with_a_default_is_unknown_when_the_attribute_is(tmp_path):
     assert (adam.kind, sgd.kind) == ("Adam", "SGD")
     assert adam.clipping is not False  # `clipnorm=` an unknown value: GAN301 stays silent
     assert sgd.clipping is False
+
+
+def test_kwargs_of_a_function_nobody_calls_may_hold_anything(tmp_path):
+    source = (
+        "import tensorflow as tf\n"
+        "def train(model, loss, **config):\n"
+        "    opt = tf.keras.optimizers.Adam(**config)\n"
+        "    opt.minimize(loss, model.trainable_variables)\n"
+    )
+    _, facts = _analyse(source, tmp_path)
+    [application] = facts.gradient_applications
+    assert application.optimizer.clipping is None  # `config` may carry `clipnorm`: stay silent

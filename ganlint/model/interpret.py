@@ -774,7 +774,7 @@ class Interpreter:
         self._executed_functions.add(id(node))
         caller_line, self.current_line = self.current_line, None
         frame = Frame(function.module, self.globals_of(function.module), function)
-        self._bind_parameters(function, frame, args, kwargs, star_kwargs or [])
+        self._bind_parameters(function, frame, args, kwargs, star_kwargs or [], standalone)
         self._active.append(id(node))
         self._memo[key] = UNKNOWN  # recursion through memo stays silent
         try:
@@ -801,7 +801,7 @@ class Interpreter:
         return result
 
     def _bind_parameters(self, function: FunctionRef, frame: Frame, args: list[Any],
-                         kwargs: dict[str, Any], star_kwargs: list[Any]) -> None:
+                         kwargs: dict[str, Any], star_kwargs: list[Any], standalone: bool = False) -> None:
         params = function.node.params
         positional = list(params.posonly_params) + list(params.params)
         values = list(args)
@@ -833,7 +833,8 @@ class Interpreter:
         if params.star_kwarg is not None:
             named = {p.name.value for p in positional} | {p.name.value for p in params.kwonly_params}
             extra = {k: v for k, v in kwargs.items() if k not in named}
-            frame.locals[params.star_kwarg.name.value] = UNKNOWN if star_kwargs else Mapping_(extra)
+            # run on its own, nobody says what `**kwargs` holds: it may hold anything
+            frame.locals[params.star_kwarg.name.value] = UNKNOWN if star_kwargs else Mapping_(extra, open=standalone)
 
     def instantiate(self, class_ref: ClassRef, args: list[Any], kwargs: dict[str, Any],
                     call: CallSite | None) -> Any:
