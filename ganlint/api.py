@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from ganlint import runner
 from ganlint.config import ConfigError, Overrides

@@ -27,10 +27,11 @@ import os
 import re
 import sys
 import typing
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -38,8 +39,8 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 from ganlint.findings import Severity
-from ganlint.registry import ALL_RULES, INVALID_SYNTAX, BY_CODE, lookup, matching
-from ganlint.rule import Rule
+from ganlint.registry import ALL_RULES, BY_CODE, INVALID_SYNTAX, lookup, matching
+from ganlint.rule import Check
 
 TABLE = "[tool.ganlint]"
 KEYS = ("select", "ignore", "per-file-ignores", "exclude", "fail-on", "rules", "profile")
@@ -161,7 +162,7 @@ def _best(selectors: Sequence[str], code: str) -> str | None:
 
 def resolve_selection(layers: Sequence[Layer]) -> dict[str, tuple[bool, str]]:
     """For every code: (enabled, why)."""
-    state: dict[str, tuple[bool, str]] = {code: (True, "on: every rule is on by default") for code in all_codes()}
+    state: dict[str, tuple[bool, str]] = dict.fromkeys(all_codes(), (True, "on: every rule is on by default"))
     for layer in layers:
         for code in state:
             chosen = _best(layer.select, code) if layer.select is not None else None
@@ -169,7 +170,7 @@ def resolve_selection(layers: Sequence[Layer]) -> dict[str, tuple[bool, str]]:
             if dropped is not None and (chosen is None or _specificity(dropped) >= _specificity(chosen)):
                 state[code] = (False, f"off: ignored by {layer.describe('ignore', layer.ignore, dropped)}")
             elif chosen is not None:
-                state[code] = (True, f"on: selected by {layer.describe('select', layer.select, chosen)}")
+                state[code] = (True, f"on: selected by {layer.describe('select', layer.select or (), chosen)}")
             elif layer.select is not None:
                 state[code] = (False, f"off: not selected by {layer.describe('select', layer.select, '')}")
     return state
@@ -229,7 +230,7 @@ def _kind_name(kind: Any) -> str:
     return {bool: "boolean", int: "integer", float: "number", str: "string"}.get(kind, str(kind))
 
 
-def build_options(rule: type[Rule], table: Mapping[str, Any], where: str) -> Any:
+def build_options(rule: type[Check], table: Mapping[str, Any], where: str) -> Any:
     fields = {f.name: f for f in dataclasses.fields(rule.Options)}
     hints = typing.get_type_hints(rule.Options)
     allowed = ", ".join(_option_name(n) for n in fields) or "none: this rule has no options"
@@ -302,7 +303,7 @@ class Settings:
     def enabled_for(self, path: Path) -> frozenset[str]:
         return self.enabled - self.ignored_for(path)
 
-    def rules(self) -> list[Rule]:
+    def rules(self) -> list[Check]:
         """One instance of every enabled rule, with its configured options."""
         return _instantiate(self)
 
@@ -318,10 +319,10 @@ class Settings:
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 
-_RULES_BY_SETTINGS: dict[int, tuple["Settings", list[Rule]]] = {}
+_RULES_BY_SETTINGS: dict[int, tuple[Settings, list[Check]]] = {}
 
 
-def _instantiate(settings: Settings) -> list[Rule]:
+def _instantiate(settings: Settings) -> list[Check]:
     cached = _RULES_BY_SETTINGS.get(id(settings))
     if cached is not None and cached[0] is settings:
         return cached[1]

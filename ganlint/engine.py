@@ -19,8 +19,8 @@ from ganlint.findings import Finding, Fix, Edit, Position, Range, Related, Sever
 from ganlint.model.module import ModuleModel
 from ganlint.model.project import MENTIONS_KERAS, Project
 from ganlint.model.roles import assign_roles, name_role
-from ganlint.registry import ALL_RULES, INVALID_SYNTAX
-from ganlint.rule import Report, Rule, RuleContext
+from ganlint.registry import ALL_RULES, INVALID_SYNTAX, NAMES
+from ganlint.rule import Check, Report, Rule, RuleContext
 from ganlint.rules.unused_suppression import UnusedSuppression
 
 # Skipping files that cannot hold Keras GAN code before parsing keeps a repository-wide run cheap.
@@ -157,11 +157,11 @@ def as_python(file: SourceFile, text: str) -> str | None:
 class Linter:
     """Runs a set of rules over files. Configuration decides which rules and options."""
 
-    def __init__(self, rules: Sequence[Rule] | None = None) -> None:
+    def __init__(self, rules: Sequence[Check] | None = None) -> None:
         self.rules = list(rules) if rules is not None else [rule() for rule in ALL_RULES]
         self.report_invalid_syntax = True
 
-    def rules_for(self, file: SourceFile) -> Sequence[Rule]:
+    def rules_for(self, file: SourceFile) -> Sequence[Check]:
         """The rules run on ``file``: its configuration's, else this linter's."""
         return file.settings.rules() if file.settings is not None else self.rules
 
@@ -220,7 +220,9 @@ class Linter:
         for module in prepared.linted:
             file = prepared.file_of[id(module)]
             context = RuleContext(module, project, roles)
-            findings = [to_finding(rule, report) for rule in self.rules_for(file) for report in rule.check(context)]
+            # Rules read the program model; engine checks (GAN901) run in `suppressed`.
+            findings = [to_finding(rule, report) for rule in self.rules_for(file) if isinstance(rule, Rule)
+                        for report in rule.run(context)]
             prepared.raw.append((file, findings))
         sources = {module.path: module.source for module in project.modules.values()}
         for file, findings in prepared.raw:
@@ -254,7 +256,7 @@ class Linter:
         if own is not None and UnusedSuppression.CODE in enabled:
             checked = enabled if parsed else enabled & {INVALID_SYNTAX[0]}
             unused = UnusedSuppression().findings(
-                file.display, suppress.problems(own, checked, frozenset({UnusedSuppression.CODE})))
+                file.display, suppress.problems(own, checked, frozenset({UnusedSuppression.CODE})), NAMES)
             kept.extend(f for f in unused if not suppress.is_suppressed_explicitly(f, own))
         return kept
 
@@ -311,7 +313,7 @@ def invalid_syntax(filename: str, error: Exception) -> Finding:
     )
 
 
-def to_finding(rule: Rule, report: Report) -> Finding:
+def to_finding(rule: Check, report: Report) -> Finding:
     module = report.site.module
     related = tuple(
         Related(message, site.module.path, site.module.range_of(site.node, site.line))

@@ -7,8 +7,9 @@ so the CLI, the profiler and tests all speak one vocabulary.
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 
 class Severity(enum.IntEnum):
@@ -19,7 +20,7 @@ class Severity(enum.IntEnum):
     ERROR = 3
 
     @classmethod
-    def parse(cls, text: str) -> "Severity":
+    def parse(cls, text: str) -> Severity:
         try:
             return cls[text.strip().upper()]
         except KeyError:
@@ -49,7 +50,7 @@ class Position:
         return {"row": self.row, "column": self.column}
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> "Position":
+    def from_json(cls, data: Mapping[str, Any]) -> Position:
         return cls(int(data["row"]), int(data["column"]))
 
 
@@ -62,7 +63,7 @@ class Range:
         return {"location": self.start.to_json(), "end_location": self.end.to_json()}
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> "Range":
+    def from_json(cls, data: Mapping[str, Any]) -> Range:
         return cls(Position.from_json(data["location"]), Position.from_json(data["end_location"]))
 
 
@@ -77,7 +78,7 @@ class Edit:
         return {"content": self.content, **self.range.to_json()}
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> "Edit":
+    def from_json(cls, data: Mapping[str, Any]) -> Edit:
         return cls(Range.from_json(data), data["content"])
 
 
@@ -95,7 +96,7 @@ class Fix:
         }
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> "Fix":
+    def from_json(cls, data: Mapping[str, Any]) -> Fix:
         return cls(Applicability(data["applicability"]), data["message"],
                    tuple(Edit.from_json(edit) for edit in data["edits"]))
 
@@ -116,7 +117,7 @@ class Related:
         return data
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> "Related":
+    def from_json(cls, data: Mapping[str, Any]) -> Related:
         return cls(data["message"], data["filename"], Range.from_json(data), data.get("cell"))
 
 
@@ -178,7 +179,7 @@ class Finding:
         return data
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> "Finding":
+    def from_json(cls, data: Mapping[str, Any]) -> Finding:
         """The inverse of :meth:`to_json` (``url`` is derived, so it is not read back)."""
         return cls(
             code=data["code"], name=data["name"], severity=Severity.parse(data["severity"]),

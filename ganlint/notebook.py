@@ -51,17 +51,10 @@ class Notebook:
     starts: list[int] = field(default_factory=list)  # 1-based virtual line where each cell starts
     text: str = ""  # the virtual module
 
-    @property
-    def line_count(self) -> int:
-        return self.text.count("\n")
-
     def locate(self, row: int) -> tuple[int, int]:
         """Virtual line -> (1-based code cell index, 1-based line within that cell)."""
         index = max(0, bisect_right(self.starts, row) - 1)
         return index + 1, row - self.starts[index] + 1
-
-    def virtual_row(self, cell: int, row: int) -> int:
-        return self.starts[cell - 1] + row - 1
 
 
 def parse(data: bytes | str) -> Notebook:

@@ -1,32 +1,47 @@
-"""Every rule, by code and by name. A code, once released, never changes meaning."""
+"""Every check, by code and by name. A code, once released, never changes meaning.
+
+Checks are found, not listed: every module of the `ganlint.rules` package is imported and each
+concrete `Check` subclass it defines is registered, ordered by code (as Fixit collects its rules).
+Adding a rule is adding one module.
+"""
 
 from __future__ import annotations
 
-from typing import Iterable
+import importlib
+import pkgutil
+from collections.abc import Iterable
 
-from ganlint.rule import Rule
-from ganlint.rules.from_logits_mismatch import FromLogitsMismatch
-from ganlint.rules.label_smoothing_on_zeros import LabelSmoothingOnZeros
-from ganlint.rules.missing_gradient_clipping import MissingGradientClipping
-from ganlint.rules.saturating_hidden_activation import SaturatingHiddenActivation
-from ganlint.rules.unused_suppression import UnusedSuppression
+import ganlint.rules
+from ganlint.rule import Check, Rule
 
-ALL_RULES: tuple[type[Rule], ...] = (
-    SaturatingHiddenActivation,
-    FromLogitsMismatch,
-    LabelSmoothingOnZeros,
-    MissingGradientClipping,
-    UnusedSuppression,
-)
+
+def _discover() -> tuple[type[Check], ...]:
+    found: dict[str, type[Check]] = {}
+    for info in pkgutil.iter_modules(ganlint.rules.__path__, ganlint.rules.__name__ + "."):
+        module = importlib.import_module(info.name)
+        for value in vars(module).values():
+            if (isinstance(value, type) and issubclass(value, Check) and value.__module__ == module.__name__
+                    and "CODE" in vars(value)):
+                if value.CODE in found:
+                    raise ImportError(f"{value.CODE} is defined twice: in {found[value.CODE].__module__} "
+                                      f"and in {module.__name__}")
+                found[value.CODE] = value
+    return tuple(found[code] for code in sorted(found))
+
+
+ALL_RULES: tuple[type[Check], ...] = _discover()
+# The checks that read the program model; the others the engine runs itself.
+MODEL_RULES: tuple[type[Rule], ...] = tuple(rule for rule in ALL_RULES if issubclass(rule, Rule))
 
 # Findings the engine itself produces; they have codes so they can be selected and suppressed.
 INVALID_SYNTAX = ("GAN000", "invalid-syntax")
 
-BY_CODE: dict[str, type[Rule]] = {rule.CODE: rule for rule in ALL_RULES}
-BY_NAME: dict[str, type[Rule]] = {rule.NAME: rule for rule in ALL_RULES}
+BY_CODE: dict[str, type[Check]] = {rule.CODE: rule for rule in ALL_RULES}
+BY_NAME: dict[str, type[Check]] = {rule.NAME: rule for rule in ALL_RULES}
+NAMES: dict[str, str] = {rule.CODE: rule.NAME for rule in ALL_RULES}
 
 
-def lookup(code_or_name: str) -> type[Rule] | None:
+def lookup(code_or_name: str) -> type[Check] | None:
     return BY_CODE.get(code_or_name.upper()) or BY_NAME.get(code_or_name.lower())
 
 

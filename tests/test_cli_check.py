@@ -4,24 +4,17 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from expectations import FIXTURES, ROOT
+from expectations import FIXTURES
 from ganlint import api
 from ganlint.engine import Linter, discover
 from ganlint.runner import RunOptions, components, imported_names
 
 from test_cache import PAIR_A, PAIR_B
 from test_config import GAN
-
-
-def run_cli(*args: str, cwd: Path = ROOT, stdin: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "ganlint", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=300, input=stdin, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
 
 
 @pytest.fixture(scope="module")
@@ -45,10 +38,10 @@ def corpus(tmp_path_factory) -> Path:
     return root
 
 
-def test_jobs_2_and_jobs_1_give_identical_output(corpus):
+def test_jobs_2_and_jobs_1_give_identical_output(cli, corpus):
     outputs = {}
     for jobs in ("1", "2", "5"):
-        completed = run_cli("check", "--no-cache", "--format", "json", "--jobs", jobs, str(corpus))
+        completed = cli("check", "--no-cache", "--format", "json", "--jobs", jobs, str(corpus))
         assert completed.returncode == 1, completed.stderr
         outputs[jobs] = completed.stdout
     assert outputs["1"] == outputs["2"] == outputs["5"]
@@ -86,44 +79,44 @@ def test_import_scan_errs_on_the_side_of_joining():
             ("pkg.sub", 0), ("other", 0), ("x.y", 0), ("helpers", 1)} <= names
 
 
-def test_cache_then_parallel_then_serial_agree(corpus, tmp_path):
+def test_cache_then_parallel_then_serial_agree(cli, corpus, tmp_path):
     target = tmp_path / "c"
     shutil.copytree(corpus, target)
-    first = run_cli("check", "--format", "json", "--jobs", "4", str(target))
-    second = run_cli("check", "--format", "json", "--jobs", "1", str(target))
+    first = cli("check", "--format", "json", "--jobs", "4", str(target))
+    second = cli("check", "--format", "json", "--jobs", "1", str(target))
     assert (target / ".ganlint_cache" / ".gitignore").is_file()
     assert first.stdout == second.stdout and first.returncode == second.returncode == 1
-    fresh = run_cli("check", "--no-cache", "--format", "json", "--jobs", "1", str(target))
+    fresh = cli("check", "--no-cache", "--format", "json", "--jobs", "1", str(target))
     assert fresh.stdout == first.stdout
 
 
-def test_exit_codes(tmp_path):
+def test_exit_codes(cli, tmp_path):
     (tmp_path / "train.py").write_text(GAN, encoding="utf-8")
     (tmp_path / "clean.py").write_text("import tensorflow as tf\nx = tf.constant(1)\n", encoding="utf-8")
-    assert run_cli("check", "--no-cache", str(tmp_path / "clean.py")).returncode == 0
-    assert run_cli("check", "--no-cache", str(tmp_path / "train.py")).returncode == 1
-    assert run_cli("check", "--no-cache", "--exit-zero", str(tmp_path / "train.py")).returncode == 0
+    assert cli("check", "--no-cache", str(tmp_path / "clean.py")).returncode == 0
+    assert cli("check", "--no-cache", str(tmp_path / "train.py")).returncode == 1
+    assert cli("check", "--no-cache", "--exit-zero", str(tmp_path / "train.py")).returncode == 0
     (tmp_path / "pyproject.toml").write_text("[tool.ganlint]\nfail-on = 'error'\n", encoding="utf-8")
-    assert run_cli("check", "--no-cache", str(tmp_path / "train.py")).returncode == 0
+    assert cli("check", "--no-cache", str(tmp_path / "train.py")).returncode == 0
     (tmp_path / "pyproject.toml").write_text("[tool.ganlint]\nfail-on = 'fatal'\n", encoding="utf-8")
-    bad = run_cli("check", "--no-cache", str(tmp_path / "train.py"))
+    bad = cli("check", "--no-cache", str(tmp_path / "train.py"))
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "fail-on" in bad.stderr
-    missing = run_cli("check", "--no-cache", str(tmp_path / "nope.py"))
+    missing = cli("check", "--no-cache", str(tmp_path / "nope.py"))
     assert missing.returncode == 2
 
 
-def test_stdin_gets_the_settings_of_its_stdin_filename(tmp_path):
+def test_stdin_gets_the_settings_of_its_stdin_filename(cli, tmp_path):
     (tmp_path / "pyproject.toml").write_text("[tool.ganlint]\nselect = ['GAN2']\n", encoding="utf-8")
-    completed = run_cli("check", "--format", "json", "-", "--stdin-filename", str(tmp_path / "train.py"), stdin=GAN)
+    completed = cli("check", "--format", "json", "-", "--stdin-filename", str(tmp_path / "train.py"), stdin=GAN)
     assert [f["code"] for f in json.loads(completed.stdout)] == ["GAN201"]
 
 
-def test_pre_commit_style_explicit_files_honour_exclude(tmp_path):
+def test_pre_commit_style_explicit_files_honour_exclude(cli, tmp_path):
     (tmp_path / "vendor").mkdir()
     (tmp_path / "vendor" / "gan.py").write_text(GAN, encoding="utf-8")
     (tmp_path / "train.py").write_text(GAN, encoding="utf-8")
     (tmp_path / "pyproject.toml").write_text("[tool.ganlint]\nexclude = ['vendor']\n", encoding="utf-8")
-    completed = run_cli("check", "--format", "json", str(tmp_path / "vendor" / "gan.py"), str(tmp_path / "train.py"),
+    completed = cli("check", "--format", "json", str(tmp_path / "vendor" / "gan.py"), str(tmp_path / "train.py"),
                         cwd=tmp_path)
     filenames = {f["filename"] for f in json.loads(completed.stdout)}
     assert filenames == {str(tmp_path / "train.py")}

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-from expectations import FIXTURES, ROOT, expected_findings
+from expectations import FIXTURES, expected_findings
 from ganlint import api
 from ganlint.cli import main
 from ganlint.config import ConfigError, Overrides, Resolver, glob_matches
@@ -224,9 +222,8 @@ def test_config_command_without_any_pyproject(tmp_path):
     assert "config: none" in out and "GAN101 on: every rule is on by default" in out
 
 
-def test_config_command_as_a_real_process():
-    completed = subprocess.run([sys.executable, "-m", "ganlint", "config", "fixtures/projects/nested/sub/inner.py"],
-                               cwd=ROOT, capture_output=True, text=True, timeout=120)
+def test_config_command_as_a_real_process(cli):
+    completed = cli("config", "fixtures/projects/nested/sub/inner.py")
     assert completed.returncode == 0, completed.stderr
     assert "nested/sub/pyproject.toml" in completed.stdout
     assert "GAN101 off: not selected by `select = [\"GAN2\"]`" in completed.stdout

@@ -6,7 +6,6 @@ import json
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -28,14 +27,27 @@ FRAGMENTS = {
 }
 
 
-def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "ganlint", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=300, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
-
-
 def test_rules_folder_is_current():
     problems = docs.stale()
     assert not problems, "rules/ is stale, run `python -m ganlint.docs`: " + "; ".join(problems)
+
+
+def test_readme_rules_table_lists_every_rule_and_is_current():
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = text[text.index(docs.TABLE_START):text.index(docs.TABLE_END)]
+    for rule in ALL_RULES:
+        assert f"| [{rule.CODE}](rules/{docs.page_name(rule)}) | {rule.NAME} | {rule.SEVERITY} |" in table
+    assert not docs.readme_stale(), "the README's rules table is stale: run `python -m ganlint.docs`"
+
+
+def test_readme_drift_is_detected(tmp_path):
+    readme = tmp_path / "README.md"
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    last_row = docs.readme_table().splitlines()[-1]
+    readme.write_text(text.replace(last_row + "\n", ""), encoding="utf-8")  # a rule missing from the table
+    assert docs.readme_stale(readme)
+    readme.write_text(docs.render_readme(readme.read_text(encoding="utf-8")), encoding="utf-8")
+    assert not docs.readme_stale(readme)
 
 
 def test_every_page_is_marked_generated():
@@ -96,31 +108,31 @@ def test_documented_example_triggers_and_use_instead_does_not(rule):
     assert rule.CODE not in {f.code for f in instead.findings}, f"{rule.CODE}: 'Use instead' is reported"
 
 
-def test_rule_command_prints_each_section_by_code_and_by_name():
+def test_rule_command_prints_each_section_by_code_and_by_name(cli):
     for rule in ALL_RULES:
-        by_code = run_cli("rule", rule.CODE.lower())
+        by_code = cli("rule", rule.CODE.lower())
         assert by_code.returncode == 0, by_code.stderr
         for key in docs.SECTIONS:
             assert f"## {docs.TITLES[key]}" in by_code.stdout
         assert docs.sections(rule)["runtime confirmation"].splitlines()[0] in by_code.stdout
-        by_name = run_cli("rule", rule.NAME)
+        by_name = cli("rule", rule.NAME)
         assert by_name.stdout == by_code.stdout
-    missing = run_cli("rule", "GAN999")
+    missing = cli("rule", "GAN999")
     assert missing.returncode == 2 and "no rule 'GAN999'" in missing.stderr
-    assert run_cli("rule").returncode == 2
+    assert cli("rule").returncode == 2
 
 
-def test_rule_all_in_every_format(tmp_path):
-    as_json = json.loads(run_cli("rule", "--all", "--format", "json").stdout)
+def test_rule_all_in_every_format(cli, tmp_path):
+    as_json = json.loads(cli("rule", "--all", "--format", "json").stdout)
     assert [item["code"] for item in as_json] == [rule.CODE for rule in ALL_RULES]
     for item in as_json:
         assert set(item["documentation"]) == {docs.TITLES[key] for key in docs.SECTIONS}
         assert item["fix"] in ("none", "safe", "unsafe", "safe, unsafe")
-    text = run_cli("rule", "--all").stdout
+    text = cli("rule", "--all").stdout
     assert all(f"{rule.CODE} ({rule.NAME})" in text for rule in ALL_RULES)
-    markdown = run_cli("rule", "--all", "--format", "markdown").stdout
+    markdown = cli("rule", "--all", "--format", "markdown").stdout
     assert all(f"# {rule.CODE}: {rule.NAME}" in markdown for rule in ALL_RULES)
-    written = run_cli("rule", "--all", "--format", "markdown", "--output", str(tmp_path / "out"))
+    written = cli("rule", "--all", "--format", "markdown", "--output", str(tmp_path / "out"))
     assert written.returncode == 0, written.stderr
     for path, text in docs.render_all(tmp_path / "out").items():
         assert path.read_text(encoding="utf-8") == text

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import os
 import stat
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-from expectations import ROOT
+from expectations import FIXTURES
 from ganlint import fixes
 from ganlint.engine import Linter
 from ganlint.findings import Edit, Position, Range
@@ -23,6 +20,7 @@ BUGGY = (
     "# étiquettes « lissées » 標籤\n"
     "note = 'ü'; fake_labels = tf.zeros((8, 1)) * 0.1  # smoothed\n"
     "real_labels = tf.ones((8, 1)) * 0.9\n"
+    "loss = tf.keras.losses.binary_crossentropy(fake_labels, fake_scores)\n"
 )
 FIXED = BUGGY.replace("tf.zeros((8, 1)) * 0.1", "tf.zeros((8, 1)) + 0.1")
 
@@ -33,89 +31,104 @@ UNUSED = (
 )
 
 
-def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "ganlint", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=300, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
-
-
-def test_fix_alone_leaves_unsafe_fixes_and_says_how_to_apply_them(tmp_path):
+def test_fix_alone_leaves_unsafe_fixes_and_says_how_to_apply_them(cli, tmp_path):
     path = tmp_path / "labels.py"
     path.write_text(BUGGY, encoding="utf-8")
-    completed = run_cli("check", "--no-cache", "--fix", str(path))
+    completed = cli("check", "--no-cache", "--fix", str(path))
     assert completed.returncode == 1
     assert path.read_text(encoding="utf-8") == BUGGY
     assert "GAN202" in completed.stdout
     assert "fixable with `--fix --unsafe-fixes`" in completed.stderr
 
 
-def test_unsafe_fixes_rewrite_the_file_and_the_finding_is_gone(tmp_path):
+def test_unsafe_fixes_rewrite_the_file_and_the_finding_is_gone(cli, tmp_path):
     path = tmp_path / "labels.py"
     path.write_text(BUGGY, encoding="utf-8")
-    completed = run_cli("check", "--no-cache", "--fix", "--unsafe-fixes", str(path))
+    completed = cli("check", "--no-cache", "--fix", "--unsafe-fixes", str(path))
     assert completed.returncode == 0, completed.stdout + completed.stderr
     assert path.read_text(encoding="utf-8") == FIXED
     assert "Fixed 1 finding(s) in 1 file(s)." in completed.stderr
-    relint = run_cli("check", "--no-cache", str(path))
+    relint = cli("check", "--no-cache", str(path))
     assert relint.returncode == 0 and "GAN202" not in relint.stdout
     # fixing a fixed file changes nothing
     mtime = path.stat().st_mtime_ns
-    again = run_cli("check", "--no-cache", "--fix", "--unsafe-fixes", str(path))
+    again = cli("check", "--no-cache", "--fix", "--unsafe-fixes", str(path))
     assert again.returncode == 0 and "Fixed 0 finding(s)" in again.stderr
     assert path.read_text(encoding="utf-8") == FIXED and path.stat().st_mtime_ns == mtime
 
 
 @pytest.mark.parametrize("newline,bom", [("\r\n", False), ("\r\n", True), ("\n", True), ("\r", False)],
                          ids=["crlf", "crlf-bom", "lf-bom", "cr"])
-def test_fix_keeps_line_endings_bom_and_every_other_byte(tmp_path, newline, bom):
+def test_fix_keeps_line_endings_bom_and_every_other_byte(cli, tmp_path, newline, bom):
     path = tmp_path / "labels.py"
     original = (b"\xef\xbb\xbf" if bom else b"") + BUGGY.replace("\n", newline).encode("utf-8")
     path.write_bytes(original)
     path.chmod(0o640)
-    completed = run_cli("check", "--no-cache", "--fix", "--unsafe-fixes", str(path))
+    completed = cli("check", "--no-cache", "--fix", "--unsafe-fixes", str(path))
     assert completed.returncode == 0, completed.stdout + completed.stderr
     assert path.read_bytes() == original.replace(b"tf.zeros((8, 1)) * 0.1", b"tf.zeros((8, 1)) + 0.1")
     assert stat.S_IMODE(path.stat().st_mode) == 0o640
     assert sorted(p.name for p in tmp_path.iterdir()) == ["labels.py"]  # no temporary file left behind
 
 
-def test_diff_shows_the_change_writes_nothing_and_exits_1(tmp_path):
+def test_diff_shows_the_change_writes_nothing_and_exits_1(cli, tmp_path):
     path = tmp_path / "labels.py"
     path.write_text(BUGGY, encoding="utf-8")
-    completed = run_cli("check", "--no-cache", "--diff", "--unsafe-fixes", "labels.py", cwd=tmp_path)
+    completed = cli("check", "--no-cache", "--diff", "--unsafe-fixes", "labels.py", cwd=tmp_path)
     assert completed.returncode == 1
     assert path.read_text(encoding="utf-8") == BUGGY
     assert completed.stdout.splitlines()[:2] == ["--- a/labels.py", "+++ b/labels.py"]
     assert "-note = 'ü'; fake_labels = tf.zeros((8, 1)) * 0.1  # smoothed" in completed.stdout.splitlines()
     assert "+note = 'ü'; fake_labels = tf.zeros((8, 1)) + 0.1  # smoothed" in completed.stdout.splitlines()
     # safe fixes only: nothing to show
-    safe_only = run_cli("check", "--no-cache", "--diff", "labels.py", cwd=tmp_path)
+    safe_only = cli("check", "--no-cache", "--diff", "labels.py", cwd=tmp_path)
     assert safe_only.returncode == 0 and safe_only.stdout == ""
     path.write_text(FIXED, encoding="utf-8")
-    clean = run_cli("check", "--no-cache", "--diff", "--unsafe-fixes", "labels.py", cwd=tmp_path)
+    clean = cli("check", "--no-cache", "--diff", "--unsafe-fixes", "labels.py", cwd=tmp_path)
     assert clean.returncode == 0 and clean.stdout == ""
 
 
-def test_safe_fix_removes_an_unused_suppression(tmp_path):
+def test_safe_fix_removes_an_unused_suppression(cli, tmp_path):
     path = tmp_path / "model.py"
     path.write_text(UNUSED, encoding="utf-8")
-    before = run_cli("check", "--no-cache", "--fail-on", "info", str(path))
+    before = cli("check", "--no-cache", "--fail-on", "info", str(path))
     assert "GAN901" in before.stdout and before.returncode == 1
-    completed = run_cli("check", "--no-cache", "--fail-on", "info", "--fix", str(path))
+    completed = cli("check", "--no-cache", "--fail-on", "info", "--fix", str(path))
     assert completed.returncode == 0, completed.stdout + completed.stderr
     assert path.read_text(encoding="utf-8") == UNUSED.replace("  # ganlint: ignore[GAN101]", "")
+
+
+def test_unsafe_fixes_touch_proven_labels_and_never_an_image_buffer(tmp_path):
+    # `image * 127.5 + 127.5` on a zeros buffer filled in place is a picture being rescaled; the
+    # old GAN202 fix turned it into `image + 127.5 + 127.5`. Only the two label lines may change.
+    source = (FIXTURES / "real_code" / "image_buffers.py").read_text(encoding="utf-8")
+    path = tmp_path / "image_buffers.py"
+    path.write_text(source, encoding="utf-8")
+    outcome = fixes.fix([str(path)], RunOptions(use_config=False), unsafe=True)
+    assert outcome.errors == [] and outcome.fixed == 2
+    changed = [(old, new) for old, new in zip(source.splitlines(), path.read_text(encoding="utf-8").splitlines())
+               if old != new]
+    assert changed == [
+        ("    return np.zeros((n, 1)) * 0.1  # error: GAN202", "    return np.zeros((n, 1)) + 0.1  # error: GAN202"),
+        ("    y = tf.zeros_like(fake_scores) * 0.05  # error: GAN202",
+         "    y = tf.zeros_like(fake_scores) + 0.05  # error: GAN202"),
+    ]
+    for fixture in (FIXTURES / "keras2_recipe").glob("*.py"):  # `combine_images` and friends
+        assert fixes.fix([str(fixture)], RunOptions(use_config=False), unsafe=True, write=False).fixed == 0
 
 
 def test_fixes_across_a_folder_and_several_in_one_file(tmp_path):
     (tmp_path / "pkg").mkdir()
     one = tmp_path / "pkg" / "one.py"
     two = tmp_path / "two.py"
+    labels = "loss = tf.keras.losses.binary_crossentropy(tf.concat([a, b, c], 0), scores)\n"
     one.write_text("import tensorflow as tf\na = tf.zeros(4) * 0.1\nb = 0.2 * tf.zeros_like(a)\n"
-                   "c = tf.zeros(2)\nc *= 0.3\n", encoding="utf-8")
+                   "c = tf.zeros(2)\nc *= 0.3\n" + labels, encoding="utf-8")
     two.write_text(BUGGY, encoding="utf-8")
     outcome = fixes.fix([str(tmp_path)], RunOptions(use_config=False), unsafe=True)
     assert outcome.errors == [] and outcome.fixed == 4
     assert one.read_text(encoding="utf-8") == ("import tensorflow as tf\na = tf.zeros(4) + 0.1\n"
-                                               "b = 0.2 + tf.zeros_like(a)\nc = tf.zeros(2)\nc += 0.3\n")
+                                               "b = 0.2 + tf.zeros_like(a)\nc = tf.zeros(2)\nc += 0.3\n" + labels)
     assert two.read_text(encoding="utf-8") == FIXED
 
 

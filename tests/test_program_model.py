@@ -101,3 +101,159 @@ def test_huge_generated_file_stays_bounded(tmp_path):
     (tmp_path / "big.py").write_text("from tensorflow import keras\n" + body + "def f400(x):\n    return x\nf0(1)\n")
     result = api.check_paths([str(tmp_path)])
     assert result.errors == [] and result.findings == []
+
+
+# -- training through Keras: the facts GAN301 reads, and GAN306/GAN402 will ------------------------
+
+KERAS2_RECIPE = (
+    "import numpy as np\nfrom keras.layers import Dense, Input\nfrom keras.models import Model, Sequential\n"
+    "from keras.optimizers import Adam\n"
+    "d = Sequential([Input(shape=(4,)), Dense(1, activation='sigmoid')])\n"
+    "g = Sequential([Input(shape=(2,)), Dense(4)])\n"
+    "shared = Adam(2e-4)\n"
+    "d.compile(optimizer=shared, loss='binary_crossentropy')\n"
+    "d.trainable = False\n"
+    "z = Input(shape=(2,))\n"
+    "combined = Model(z, d(g(z)))\n"
+    "combined.compile(optimizer=shared, loss='binary_crossentropy')\n"
+    "g.compile(optimizer='adam', loss='mse')\n"
+    "def train(x, noise):\n"
+    "    d.train_on_batch(x, np.ones((8, 1)))\n"
+    "    combined.train_on_batch(noise, np.ones((8, 1)))\n"
+)
+
+
+def test_compiles_and_training_calls_name_the_model_and_the_optimizer_object(tmp_path):
+    from ganlint.model.facts import trained_by
+    from ganlint.model.values import Optimizer
+
+    _, facts = _analyse(KERAS2_RECIPE, tmp_path)
+    d_compile, combined_compile, g_compile = facts.compiles
+    # one optimizer object passed to two compiles (what GAN306 will look for); a string is a new one
+    assert isinstance(d_compile.optimizer, Optimizer) and d_compile.optimizer is combined_compile.optimizer
+    assert g_compile.optimizer.from_string and g_compile.optimizer.kind == "Adam"
+    assert d_compile.model is not combined_compile.model
+    d_call, combined_call = facts.training_calls
+    assert (d_call.method, d_call.model, d_call.compile) == ("train_on_batch", d_compile.model, d_compile)
+    assert combined_call.optimizer is d_compile.optimizer
+    assert trained_by(d_compile, facts.training_calls) == [d_call]
+    assert trained_by(g_compile, facts.training_calls) == []  # compiled, never trained
+    # the discriminator frozen between its compile and the combined model's (what GAN402 will read)
+    [frozen] = facts.trainable_assignments
+    assert frozen.model is d_compile.model and frozen.value.value is False
+    assert d_compile.order < frozen.order < combined_compile.order
+
+
+def test_fit_of_a_model_with_its_own_train_step_is_a_custom_step(tmp_path):
+    source = (
+        "import keras\nimport tensorflow as tf\n"
+        "class GAN(keras.Model):\n"
+        "    def train_step(self, data):\n"
+        "        return {}\n"
+        "gan = GAN()\ngan.compile(optimizer=keras.optimizers.Adam())\ngan.fit(tf.zeros((4, 2)))\n"
+    )
+    _, facts = _analyse(source, tmp_path)
+    [call] = facts.training_calls
+    assert call.method == "fit" and call.custom_step and call.compile is facts.compiles[0]
+
+
+def test_attributes_set_through_dict_update_and_setattr(tmp_path):
+    source = (
+        "import tensorflow as tf\n"
+        "class Trainer:\n"
+        "    def __init__(self, **kwargs):\n"
+        "        self.__dict__.update(kwargs)\n"
+        "        setattr(self, 'd_opt', tf.keras.optimizers.SGD(clipvalue=0.5))\n"
+        "    def step(self, grads, variables):\n"
+        "        self.g_opt.apply_gradients(zip(grads, variables))\n"
+        "        self.d_opt.apply_gradients(zip(grads, variables))\n"
+        "trainer = Trainer(g_opt=tf.keras.optimizers.Adam(1e-4))\n"
+    )
+    _, facts = _analyse(source, tmp_path)
+    by_kind = {a.optimizer.kind: a.optimizer.clipping for a in facts.gradient_applications}
+    assert by_kind == {"Adam": False, "SGD": True}
+
+
+def test_an_unknown_update_forgets_attributes(tmp_path):
+    source = (
+        "import tensorflow as tf\n"
+        "class Trainer:\n"
+        "    def __init__(self, config, name):\n"
+        "        self.opt = tf.keras.optimizers.Adam()\n"
+        "        setattr(self, name, config)\n"
+        "    def step(self, grads, variables):\n"
+        "        self.opt.apply_gradients(zip(grads, variables))\n"
+        "trainer = Trainer(load(), choose_name())\n"
+    )
+    _, facts = _analyse(source, tmp_path)
+    assert facts.gradient_applications == []  # `self.opt` may have been replaced: unknown
+
+
+def test_a_builder_with_a_parameter_runs_with_its_real_arguments_only(tmp_path):
+    source = (
+        "from tensorflow import keras\n"
+        "def make_generator(latent_dim):\n"
+        "    return keras.Sequential([keras.Input(shape=(latent_dim,)), keras.layers.Dense(8)])\n"
+        "def main():\n"
+        "    return make_generator(100)\n"
+    )
+    _, facts = _analyse(source, tmp_path)
+    assert [model.input_shape for model in facts.models] == [(100,)]
+
+
+def test_values_flow_into_labels_but_not_through_models(tmp_path):
+    from ganlint.model.flows import label_flows
+
+    source = (
+        "import numpy as np\nfrom keras.models import Sequential\nfrom keras.layers import Dense\n"
+        "d = Sequential([Dense(1, activation='sigmoid')])\n"
+        "fake = np.zeros((8, 1)) * 0.1\n"
+        "noise = np.zeros((8, 4)) * 0.5\n"
+        "y = np.concatenate([np.ones((8, 1)), fake])\n"
+        "d.train_on_batch(d.predict(noise), y)\n"
+    )
+    _, facts = _analyse(source, tmp_path)
+    flows = label_flows([facts])
+    fake, noise = facts.zero_scalings
+    assert flows.is_label(fake.product) and not flows.is_label(noise.product)
+
+
+def test_a_zeros_buffer_written_in_place_is_zeros_no_more(tmp_path):
+    source = (
+        "import numpy as np\n"
+        "a = np.zeros(4)\na[0] = 1\nscaled_a = a * 2\n"
+        "b = np.zeros(4)\nb.fill(3)\nscaled_b = b * 2\n"
+        "c = np.zeros(4)\nnp.copyto(c, other)\nscaled_c = c * 2\n"
+        "d = np.zeros(4)\nnp.multiply(d, 2, out=d)\nscaled_d = d * 2\n"
+        "labels = np.zeros(4)\nscaled_labels = labels * 2\n"
+    )
+    _, facts = _analyse(source, tmp_path)
+    assert [s.variable for s in facts.zero_scalings] == ["scaled_labels"]
+
+
+def test_getattr_with_a_default_is_unknown_when_the_attribute_is(tmp_path):
+    source = (
+        "import tensorflow as tf\n"
+        "def make(args):\n"
+        "    opt = tf.keras.optimizers.Adam(clipnorm=getattr(args, 'clipnorm', None))\n"
+        "    opt.minimize(loss, variables)\n"
+        "    known = getattr(tf.keras.optimizers, 'SGD')()\n"
+        "    known.minimize(loss, variables)\n"
+    )
+    _, facts = _analyse(source, tmp_path)
+    adam, sgd = (a.optimizer for a in facts.gradient_applications)
+    assert (adam.kind, sgd.kind) == ("Adam", "SGD")
+    assert adam.clipping is not False  # `clipnorm=` an unknown value: GAN301 stays silent
+    assert sgd.clipping is False
+
+
+def test_kwargs_of_a_function_nobody_calls_may_hold_anything(tmp_path):
+    source = (
+        "import tensorflow as tf\n"
+        "def train(model, loss, **config):\n"
+        "    opt = tf.keras.optimizers.Adam(**config)\n"
+        "    opt.minimize(loss, model.trainable_variables)\n"
+    )
+    _, facts = _analyse(source, tmp_path)
+    [application] = facts.gradient_applications
+    assert application.optimizer.clipping is None  # `config` may carry `clipnorm`: stay silent

@@ -1,28 +1,47 @@
-"""Each rule's VALID examples produce nothing and its INVALID examples produce its findings."""
+"""Each rule's VALID examples produce nothing; each INVALID example produces exactly one finding
+of its rule starting at every `# <- here` marker (line and column), and nothing else."""
 
 from __future__ import annotations
 
+import pkgutil
+
 import pytest
 
+import ganlint.rules
 from ganlint import api
 from ganlint.engine import Linter
-from ganlint.registry import ALL_RULES
+from ganlint.registry import ALL_RULES, MODEL_RULES
+from ganlint.rule import Check, EngineCheck, Invalid, Rule
 
 CASES = [(rule, "valid", i, case) for rule in ALL_RULES for i, case in enumerate(rule.VALID)] + \
         [(rule, "invalid", i, case) for rule in ALL_RULES for i, case in enumerate(rule.INVALID)]
 
 
-@pytest.mark.parametrize("rule,kind,index,case", CASES, ids=lambda v: v.CODE if hasattr(v, "CODE") else str(v) if not hasattr(v, "code") else "")
+def _case_id(value: object) -> str:
+    return getattr(value, "CODE", "") if isinstance(value, type) else "" if hasattr(value, "code") else str(value)
+
+
+@pytest.mark.parametrize("rule,kind,index,case", CASES, ids=_case_id)
 def test_example(rule, kind, index, case, tmp_path):
     path = tmp_path / case.filename
     path.write_text(case.code, encoding="utf-8")
     result = api.check_paths([str(path)], Linter([rule()]))
     assert result.errors == []
-    codes = [f.code for f in result.findings]
+    reported = sorted((f.range.start.row, f.range.start.column) for f in result.findings)
+    assert {f.code for f in result.findings} <= {rule.CODE}
     if kind == "valid":
-        assert codes == [], f"{rule.CODE} VALID[{index}] reported: {[f.message for f in result.findings]}"
+        assert reported == [], f"{rule.CODE} VALID[{index}] reported: {[f.message for f in result.findings]}"
     else:
-        assert codes == [rule.CODE] * case.count, f"{rule.CODE} INVALID[{index}] reported {codes}"
+        expected = sorted(case.expected_starts())
+        assert expected, f"{rule.CODE} INVALID[{index}] has no `# <- here` marker"
+        assert reported == expected, f"{rule.CODE} INVALID[{index}]: findings start at {reported}, markers say {expected}"
+
+
+def test_markers_give_line_and_column():
+    case = Invalid("x = 1\nlabels = zeros * 0.1  # <- here: zeros\n    y = 2  # <- here\nz = f(y)  # <- here (2): y\n")
+    assert case.expected_starts() == [(2, 10), (3, 5), (4, 7), (4, 7)]
+    with pytest.raises(ValueError, match="not on the line"):
+        Invalid("x = 1  # <- here: y\n").expected_starts()
 
 
 def test_every_rule_has_examples_both_ways():
@@ -46,3 +65,18 @@ def test_every_rule_documents_every_section():
         for section in ("what it does", "why is this bad", "example", "fix safety", "runtime confirmation"):
             assert sections.get(section), f"{rule.CODE} lacks '## {section}'"
         assert "Use instead" in sections["example"], rule.CODE
+
+
+def test_every_rule_module_is_registered_in_code_order():
+    # Adding a rule is adding a module: the registry finds it without being edited.
+    modules = {info.name for info in pkgutil.iter_modules(ganlint.rules.__path__, "ganlint.rules.")}
+    assert {rule.__module__ for rule in ALL_RULES} == modules
+    assert [rule.CODE for rule in ALL_RULES] == sorted(rule.CODE for rule in ALL_RULES)
+    assert all(issubclass(rule, (Rule, EngineCheck)) and issubclass(rule, Check) for rule in ALL_RULES)
+
+
+def test_engine_checks_are_not_model_rules():
+    unused_suppression = next(rule for rule in ALL_RULES if rule.CODE == "GAN901")
+    assert issubclass(unused_suppression, EngineCheck) and not hasattr(unused_suppression, "check")
+    assert unused_suppression not in MODEL_RULES
+    assert all(issubclass(rule, Rule) for rule in MODEL_RULES)

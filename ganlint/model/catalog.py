@@ -1,30 +1,52 @@
 """What the Keras, TensorFlow and NumPy APIs mean to the program model.
 
 Each handler receives a `CallSite` (already evaluated arguments) for one canonical API name and
-returns an abstract value, recording facts (loss uses, gradient applications, models) on the way.
-This is the single place that knows API semantics; the interpreter knows only Python.
+returns an abstract value, recording facts (loss uses, gradient applications, models, compiles,
+training calls) on the way. This is the single place that knows API semantics; the interpreter
+knows only Python.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any
 
-from ganlint.model.facts import GradientApplication, LossUse
-from ganlint.model.names import short
+import libcst as cst
+
+from ganlint.model.calls import CallSite
+from ganlint.model.facts import Compile, GradientApplication, LossUse, TrainingCall
+from ganlint.model.names import canonical, short
 from ganlint.model.values import (
-    UNKNOWN, Activation, Const, External, FunctionRef, Gradients, GradsAndVars, Instance, Layer,
-    LayerRef, Loss, LossRef, Mapping_, Model, ModelRef, Op, Optimizer, OptimizerRef, Sequence_,
-    Site, Tape, Tensor, ModelVariables,
+    UNKNOWN,
+    Activation,
+    Const,
+    External,
+    FunctionRef,
+    Gradients,
+    GradsAndVars,
+    Instance,
+    Layer,
+    LayerRef,
+    Loss,
+    LossRef,
+    Mapping_,
+    Model,
+    ModelRef,
+    ModelVariables,
+    Op,
+    Optimizer,
+    OptimizerRef,
+    Sequence_,
+    Site,
+    Tape,
+    Tensor,
 )
-
-if TYPE_CHECKING:
-    from ganlint.model.interpret import CallSite
 
 
 @dataclass(frozen=True)
 class Builtin:
-    function: Callable[["CallSite"], Any]
+    function: Callable[[CallSite], Any]
 
 
 CLIP_KWARGS = ("clipnorm", "clipvalue", "global_clipnorm")
@@ -89,8 +111,6 @@ def activation_from_value(value: Any, site: Site | None) -> Activation | None:
             return Activation(name, site) if name else None
         return None
     if isinstance(value, External):
-        from ganlint.model.names import canonical
-
         name = _ACTIVATION_FUNCTIONS.get(canonical(value.qualname))
         return Activation(name, site) if name else None
     if isinstance(value, LayerRef) and value.layer.activation is not None:
@@ -98,11 +118,11 @@ def activation_from_value(value: Any, site: Site | None) -> Activation | None:
     return None
 
 
-def make_layer(kind: str, call: "CallSite") -> Any:
+def make_layer(kind: str, call: CallSite) -> Any:
     site = call.site
     explicit_name = call.kwargs.get("name")
-    layer = Layer(kind, site, None,
-                  explicit_name.value if isinstance(explicit_name, Const) and isinstance(explicit_name.value, str) else None)
+    name = explicit_name.value if isinstance(explicit_name, Const) and isinstance(explicit_name.value, str) else None
+    layer = Layer(kind, site, None, name, input_shape=_layer_input_shape(call))
     units = call.arg(0, "units") if kind == "Dense" else call.arg(0, "filters")
     if isinstance(units, Const) and isinstance(units.value, int):
         layer.units = units.value
@@ -113,7 +133,7 @@ def make_layer(kind: str, call: "CallSite") -> Any:
         if node is None:
             layer.activation = Activation("linear", site, implicit=True)
         else:
-            value = call.arg(1 if kind == "Dense" else 99, "activation")
+            value = call.arg(1 if kind == "Dense" else None, "activation")
             layer.activation = activation_from_value(value, call.site_for(node))
             if layer.activation is None:
                 layer.activation = Activation("unknown", call.site_for(node))
@@ -133,32 +153,28 @@ def make_layer(kind: str, call: "CallSite") -> Any:
         layer.role = "merge-multiply" if _MERGE_LAYERS[kind] == "multiply" else "merge"
     elif kind in _NORMALIZATION_LAYERS:
         layer.role = "normalize"
-    if kind in ("InputLayer",):
-        shape = call.arg(0, "input_shape")
-        layer.role = "shape"
     return LayerRef(layer)
 
 
-def _lambda_activation(function: Any, site: Site, call: "CallSite") -> Activation:
-    from ganlint.model.names import canonical
-
+def _lambda_activation(function: Any, site: Site, call: CallSite) -> Activation:
     if isinstance(function, External):
         name = _ACTIVATION_FUNCTIONS.get(canonical(function.qualname))
         if name:
             return Activation(name, site)
     if isinstance(function, FunctionRef):
-        result = call.interpreter.call_function(function, [Tensor(Op("input", site))], {})
-        if isinstance(result, Tensor) and result.op.kind == "activation" and result.inputs and result.inputs[0].op.kind == "input":
+        result = call.call_function(function, [Tensor(Op("input", site))])
+        if (isinstance(result, Tensor) and result.op.kind == "activation" and result.op.activation is not None
+                and result.inputs and result.inputs[0].op.kind == "input"):
             return Activation(result.op.activation.name, site)
     return Activation("unknown", site)
 
 
-def apply_layer(layer: Layer, call: "CallSite") -> Any:
+def apply_layer(layer: Layer, call: CallSite) -> Any:
     inputs = call.arg(0, "inputs")
     if isinstance(inputs, Sequence_):
         tensors = tuple(t for t in inputs.items if isinstance(t, Tensor))
         if len(tensors) != len(inputs.items):
-            tensors = tensors + (Tensor(Op("opaque", call.site)),)
+            tensors = (*tensors, Tensor(Op("opaque", call.site)))
     elif isinstance(inputs, Tensor):
         tensors = (inputs,)
     else:
@@ -171,7 +187,7 @@ def apply_layer(layer: Layer, call: "CallSite") -> Any:
 
 def _shape_of(value: Any) -> tuple | None:
     if isinstance(value, Sequence_):
-        items = []
+        items: list[Any] = []
         for item in value.items:
             if isinstance(item, Const) and (item.value is None or isinstance(item.value, int)):
                 items.append(item.value)
@@ -183,7 +199,7 @@ def _shape_of(value: Any) -> tuple | None:
     return None
 
 
-def _layer_input_shape(call: "CallSite") -> tuple | None:
+def _layer_input_shape(call: CallSite) -> tuple | None:
     shape = _shape_of(call.kwargs.get("input_shape"))
     if shape is None:
         dim = call.kwargs.get("input_dim")
@@ -192,13 +208,13 @@ def _layer_input_shape(call: "CallSite") -> tuple | None:
     return shape
 
 
-def make_sequential(call: "CallSite") -> Any:
+def make_sequential(call: CallSite) -> Any:
     model = Model("sequential", call.site)
     _set_declared_name(model, call)
     source = Tensor(Op("input", call.site))
     model.inputs = [source]
     model.outputs = [source]
-    call.facts.models.append(model)
+    call.record(model)
     layers = call.arg(0, "layers", default=Const(None))
     if isinstance(layers, Sequence_):
         for item in layers.items:
@@ -208,7 +224,7 @@ def make_sequential(call: "CallSite") -> Any:
     return ModelRef(model)
 
 
-def sequential_add(model: Model, item: Any, call: "CallSite") -> None:
+def sequential_add(model: Model, item: Any, call: CallSite) -> None:
     current = model.outputs[0] if model.outputs else Tensor(Op("opaque", call.site))
     if isinstance(item, Tensor) and item.op.kind == "input":
         model.inputs = [item]
@@ -216,31 +232,22 @@ def sequential_add(model: Model, item: Any, call: "CallSite") -> None:
         model.outputs = [item]
         return
     if isinstance(item, LayerRef):
-        if item.layer.kind == "InputLayer":
-            return
         if model.input_shape is None and current.op.kind == "input":
-            layer_call = _construction_shapes.get(id(item.layer))
-            if layer_call is not None:
-                model.input_shape = layer_call
+            model.input_shape = item.layer.input_shape
         model.outputs = [Tensor(Op("layer", item.layer.site, layer=item.layer), (current,))]
-    elif isinstance(item, ModelRef):
-        model.outputs = [_model_call_tensor(item.model, current, call, 0)]
-    elif isinstance(item, Instance) and item.model is not None:
+    elif isinstance(item, (ModelRef, Instance)) and item.model is not None:
         model.outputs = [_model_call_tensor(item.model, current, call, 0)]
     else:
         model.complete = False
         model.outputs = [Tensor(Op("opaque", call.site), (current,))]
 
 
-_construction_shapes: dict[int, tuple] = {}
-
-
-def make_functional(call: "CallSite") -> Any:
+def make_functional(call: CallSite) -> Any:
     inputs = call.arg(0, "inputs")
     outputs = call.arg(1, "outputs")
     model = Model("functional", call.site)
     _set_declared_name(model, call)
-    call.facts.models.append(model)
+    call.record(model)
     model.inputs = _tensors(inputs) or []
     output_tensors = _tensors(outputs)
     if output_tensors is None:
@@ -262,23 +269,23 @@ def _tensors(value: Any) -> list[Tensor] | None:
     return None
 
 
-def _set_declared_name(model: Model, call: "CallSite") -> None:
+def _set_declared_name(model: Model, call: CallSite) -> None:
     declared = call.kwargs.get("name")
     if isinstance(declared, Const) and isinstance(declared.value, str):
         model.declared_name = declared.value
         model.names.append(declared.value)
 
 
-def make_input(call: "CallSite") -> Any:
+def make_input(call: CallSite) -> Any:
     shape = _shape_of(call.arg(0, "shape"))
     return Tensor(Op("input", call.site, shape=shape))
 
 
-def _model_call_tensor(model: Model, source: Tensor, call: "CallSite", head: int | None) -> Tensor:
+def _model_call_tensor(model: Model, source: Tensor, call: CallSite, head: int | None) -> Tensor:
     return Tensor(Op("model", call.site, model=model, head=head), (source,))
 
 
-def call_model(model: Model, call: "CallSite") -> Any:
+def call_model(model: Model, call: CallSite) -> Any:
     source = call.arg(0, "inputs")
     if not isinstance(source, Tensor):
         source = Tensor(Op("opaque", call.site))
@@ -315,21 +322,103 @@ def _derives_from(tensor: Tensor, kind: str, depth: int = 0) -> bool:
     return any(_derives_from(t, kind, depth + 1) for t in tensor.inputs)
 
 
+def output_names(model: Model) -> list[str | None]:
+    """The names Keras gives the model's outputs: the `name=` of the layer producing each."""
+    names: list[str | None] = []
+    for tensor in model.outputs:
+        layer = tensor.op.layer if tensor.op.kind == "layer" else None
+        names.append(layer.explicit_name if layer is not None else None)
+    return names
+
+
+# -- training through Keras: compile, fit, train_on_batch --------------------------------------
+
+_TRAINING_METHODS = frozenset({"fit", "train_on_batch", "fit_generator"})
+
+
+def compile_model(model: Model, call: CallSite) -> Any:
+    """Keras' own `compile`: the optimizer its training step will use, and each head's loss."""
+    optimizer = _optimizer_value(call.arg(0, "optimizer"), call.argument_node(0, "optimizer"), call)
+    compiled = Compile(call.site, model, optimizer, call.evaluator.tick())
+    model.compiled = compiled
+    call.record(compiled)
+    loss_value = call.arg(1, "loss")
+    node = call.argument_node(1, "loss")
+    if loss_value is UNKNOWN and node is None:
+        return Const(None)
+    for head, (value, loss_node) in enumerate(_loss_per_head(model, loss_value, node)):
+        site = call.site_for(loss_node) if loss_node is not None else call.site
+        loss = _loss_from_compile_value(value, site)
+        if loss is None:
+            continue
+        prediction = Tensor(Op("model", call.site, model=model, head=head), (Tensor(Op("input", call.site)),))
+        call.record(LossUse(loss, prediction, site))
+    return Const(None)
+
+
+def _loss_per_head(model: Model, value: Any, node: Any) -> list[tuple[Any, Any]]:
+    """(loss value, the node that states it) for each output of ``model``.
+
+    A list gives one loss per output in order, a dict one per output name, a single loss applies
+    to every output. The node is the list element or dict value when the literal is in the call,
+    else the `loss=` argument itself. A head whose loss cannot be told gets UNKNOWN."""
+    heads = max(1, len(model.outputs))
+    if isinstance(value, Sequence_):
+        if len(value.items) != heads:
+            return []
+        nodes = [e.value for e in node.elements] if isinstance(node, (cst.List, cst.Tuple)) else [node] * heads
+        if len(nodes) != heads:
+            nodes = [node] * heads
+        return list(zip(value.items, nodes))
+    if isinstance(value, Mapping_):
+        literal = {}
+        if isinstance(node, cst.Dict):
+            for element in node.elements:
+                if isinstance(element, cst.DictElement) and isinstance(element.key, cst.SimpleString):
+                    literal[element.key.evaluated_value] = element.value
+        return [(value.items.get(name, UNKNOWN) if name is not None and not value.open else UNKNOWN,
+                 literal.get(name, node) if name is not None else node)
+                for name in output_names(model)] if model.outputs else []
+    return [(value, node)] * heads
+
+
+def _loss_from_compile_value(value: Any, site: Site) -> Loss | None:
+    if isinstance(value, Const) and isinstance(value.value, str):
+        kind = _LOSS_STRINGS.get(value.value.lower())
+        if kind:
+            return Loss(kind, site, False, "probabilities", callable_object=False)
+        return None
+    if isinstance(value, LossRef):
+        return value.loss
+    if isinstance(value, External):
+        name = canonical(value.qualname)
+        if name.startswith("keras.losses.") and short(name) in _LOSS_FUNCTIONS:
+            return Loss(short(name), site, False, "probabilities", callable_object=False)
+    return None
+
+
+def train_model(model: Model, method: str, call: CallSite) -> Any:
+    """`fit`/`train_on_batch`: Keras steps ``model`` with the optimizer of its compile."""
+    call.record(TrainingCall(call.site, model, method, model.compiled, call.arg(1, "y"), call.evaluator.tick(),
+                             custom_step=model.custom_train_step))
+    return UNKNOWN
+
+
 # -- losses ----------------------------------------------------------------------------------
 
 _LOSS_CLASSES = {"BinaryCrossentropy", "CategoricalCrossentropy", "SparseCategoricalCrossentropy",
                  "BinaryFocalCrossentropy", "CategoricalFocalCrossentropy"}
-_LOSS_FUNCTIONS = {
-    "binary_crossentropy": (0, 1), "categorical_crossentropy": (0, 1),
-    "sparse_categorical_crossentropy": (0, 1), "binary_focal_crossentropy": (0, 1),
-}
-_LOGIT_LOSSES = {
-    "tensorflow.nn.sigmoid_cross_entropy_with_logits": "logits",
-    "tensorflow.nn.softmax_cross_entropy_with_logits": "logits",
-    "tensorflow.nn.sparse_softmax_cross_entropy_with_logits": "logits",
-    "tensorflow.nn.softmax_cross_entropy_with_logits_v2": "logits",
-    "tensorflow.compat.v1.losses.sigmoid_cross_entropy": "logits",
-    "tensorflow.losses.sigmoid_cross_entropy": "logits",
+_LOSS_FUNCTIONS = frozenset({"binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy",
+                             "binary_focal_crossentropy"})
+# Losses that take logits, and the keyword (or position) of their labels and logits.
+_LOGIT_LOSSES: dict[str, tuple[tuple[int, str], tuple[int, str]]] = {
+    "tensorflow.nn.sigmoid_cross_entropy_with_logits": ((0, "labels"), (1, "logits")),
+    "tensorflow.nn.softmax_cross_entropy_with_logits": ((0, "labels"), (1, "logits")),
+    "tensorflow.nn.sparse_softmax_cross_entropy_with_logits": ((0, "labels"), (1, "logits")),
+    "tensorflow.nn.softmax_cross_entropy_with_logits_v2": ((0, "labels"), (1, "logits")),
+    "tensorflow.compat.v1.losses.sigmoid_cross_entropy": ((0, "multi_class_labels"), (1, "logits")),
+    # TF1's `tf.losses`, which TensorFlow 2 made an alias of `keras.losses`
+    "keras.losses.sigmoid_cross_entropy": ((0, "multi_class_labels"), (1, "logits")),
 }
 _LOSS_STRINGS = {"binary_crossentropy": "binary_crossentropy", "bce": "binary_crossentropy",
                  "categorical_crossentropy": "categorical_crossentropy",
@@ -350,82 +439,71 @@ def _expects(from_logits: bool | None) -> str:
     return "logits" if from_logits else "probabilities"
 
 
-def make_loss_object(kind: str, call: "CallSite") -> Any:
+def make_loss_object(kind: str, call: CallSite) -> Any:
     from_logits = _from_logits(call.arg(None, "from_logits", default=Const(False)))
     return LossRef(Loss(kind, call.site, from_logits, _expects(from_logits)))
 
 
-def apply_loss(loss: Loss, call: "CallSite") -> Any:
-    call.facts.loss_uses.append(LossUse(loss, call.arg(1, "y_pred"), call.site))
+def _record_loss_use(call: CallSite, loss: Loss, prediction: Any, targets: Any) -> None:
+    """One use per head when the prediction is a model's whole list of outputs."""
+    if isinstance(prediction, Sequence_) and prediction.items and all(isinstance(p, Tensor) for p in prediction.items):
+        split = isinstance(targets, Sequence_) and len(targets.items) == len(prediction.items)
+        for index, head in enumerate(prediction.items):
+            call.record(LossUse(loss, head, call.site, targets.items[index] if split else targets))
+        return
+    call.record(LossUse(loss, prediction, call.site, targets))
+
+
+def apply_loss(loss: Loss, call: CallSite) -> Any:
+    _record_loss_use(call, loss, call.arg(1, "y_pred"), call.arg(0, "y_true"))
     return Tensor(Op("opaque", call.site))
 
 
-def functional_loss(kind: str, call: "CallSite") -> Any:
+def functional_loss(kind: str, call: CallSite, backend: bool = False) -> Any:
+    """`keras.losses.binary_crossentropy(y_true, y_pred, from_logits)`, or the backend's
+    `binary_crossentropy(target, output, from_logits)`."""
     from_logits = _from_logits(call.arg(2, "from_logits", default=Const(False)))
     loss = Loss(kind, call.site, from_logits, _expects(from_logits), callable_object=False)
-    call.facts.loss_uses.append(LossUse(loss, call.arg(1, "y_pred" if kind != "binary_crossentropy_backend" else "output"), call.site))
+    _record_loss_use(call, loss, call.arg(1, "output" if backend else "y_pred"),
+                     call.arg(0, "target" if backend else "y_true"))
     return Tensor(Op("opaque", call.site))
 
 
-def logit_loss(qualname: str, call: "CallSite") -> Any:
-    kind = short(qualname)
-    loss = Loss(kind, call.site, True, "logits", callable_object=False)
-    prediction = call.kwargs.get("logits", UNKNOWN)
-    if prediction is UNKNOWN and "sigmoid_cross_entropy" in qualname and "compat" in qualname:
-        prediction = call.arg(1, "logits")
-    call.facts.loss_uses.append(LossUse(loss, prediction, call.site))
-    return Tensor(Op("opaque", call.site))
-
-
-def compile_model(model: Model, call: "CallSite") -> Any:
-    loss_value = call.arg(None, "loss")
-    node = call.keyword_node("loss")
-    if loss_value is UNKNOWN and node is None:
-        return Const(None)
-    heads: list[Any]
-    if isinstance(loss_value, Sequence_) and len(model.outputs) > 1:
-        heads = list(loss_value.items)
-        nodes = list(node.elements) if isinstance(node, (type(None),)) is False and hasattr(node, "elements") else []
-        loss_nodes = [getattr(e, "value", None) for e in nodes]
+def logit_loss(qualname: str, call: CallSite) -> Any:
+    (labels_at, labels), (logits_at, logits) = _LOGIT_LOSSES[qualname]
+    loss = Loss(short(qualname), call.site, True, "logits", callable_object=False)
+    if qualname.startswith("tensorflow.nn."):
+        # TF1's signature starts with a `_sentinel` that forbids positional use, so code written
+        # for either version passes these by keyword; a positional call is left unresolved
+        prediction, targets = call.kwargs.get(logits, UNKNOWN), call.kwargs.get(labels, UNKNOWN)
     else:
-        heads = [loss_value] * max(1, len(model.outputs))
-        loss_nodes = [node] * len(heads)
-    for head, (value, loss_node) in enumerate(zip(heads, loss_nodes)):
-        site = call.site_for(loss_node) if loss_node is not None else call.site
-        loss = _loss_from_compile_value(value, site)
-        if loss is None:
-            continue
-        prediction = Tensor(Op("model", call.site, model=model, head=head), (Tensor(Op("input", call.site)),))
-        call.facts.loss_uses.append(LossUse(loss, prediction, site))
-    return Const(None)
-
-
-def _loss_from_compile_value(value: Any, site: Site) -> Loss | None:
-    from ganlint.model.names import canonical
-
-    if isinstance(value, Const) and isinstance(value.value, str):
-        kind = _LOSS_STRINGS.get(value.value.lower())
-        if kind:
-            return Loss(kind, site, False, "probabilities", callable_object=False)
-        return None
-    if isinstance(value, LossRef):
-        return value.loss
-    if isinstance(value, External):
-        name = canonical(value.qualname)
-        if name.startswith("keras.losses.") and short(name) in _LOSS_FUNCTIONS:
-            return Loss(short(name), site, False, "probabilities", callable_object=False)
-    return None
+        prediction, targets = call.arg(logits_at, logits), call.arg(labels_at, labels)
+    _record_loss_use(call, loss, prediction, targets)
+    return Tensor(Op("opaque", call.site))
 
 
 # -- optimizers and gradients ----------------------------------------------------------------
 
-_OPTIMIZERS = {"Adam", "SGD", "RMSprop", "Adagrad", "Adadelta", "Adamax", "Nadam", "Ftrl",
-               "AdamW", "Lion", "Adafactor", "Lamb", "Muon"}
-_TF1_OPTIMIZERS = {"AdamOptimizer", "GradientDescentOptimizer", "RMSPropOptimizer",
-                   "MomentumOptimizer", "AdagradOptimizer"}
+# `keras.optimizers` classes: the installed Keras' (scripts/keras_aliases.py lists them) and older
+# releases'. Reached through every public alias of `keras.optimizers` (see names.py).
+KERAS_OPTIMIZERS = frozenset({
+    "Adadelta", "Adafactor", "Adagrad", "Adam", "AdamW", "Adamax", "Ftrl", "Lamb", "Lion", "Muon", "Nadam",
+    "RMSprop", "SGD", "ScheduleFreeAdamW",
+})
+# `tf.compat.v1.train` (TF1's `tf.train`) optimizers; none of them can clip.
+TF1_OPTIMIZERS = frozenset({
+    "AdadeltaOptimizer", "AdagradDAOptimizer", "AdagradOptimizer", "AdamOptimizer", "FtrlOptimizer",
+    "GradientDescentOptimizer", "MomentumOptimizer", "ProximalAdagradOptimizer",
+    "ProximalGradientDescentOptimizer", "RMSPropOptimizer",
+})
+# ... and those that wrap another optimizer, with the keyword of the one they wrap.
+TF1_WRAPPERS = {"SyncReplicasOptimizer": "opt"}
+_TF1_TRAIN = ("tensorflow.compat.v1.train.", "tensorflow.train.")
+# `compile(optimizer="adam")`: Keras builds the optimizer with its defaults (no clipping).
+_OPTIMIZER_STRINGS = {name.lower(): name for name in KERAS_OPTIMIZERS}
 
 
-def make_optimizer(kind: str, call: "CallSite") -> Any:
+def make_optimizer(kind: str, call: CallSite) -> Any:
     clipping: bool | None = False
     for keyword in CLIP_KWARGS:
         value = call.kwargs.get(keyword)
@@ -433,7 +511,7 @@ def make_optimizer(kind: str, call: "CallSite") -> Any:
             clipping = True
     if clipping is False:
         for mapping in call.star_kwargs:
-            if not isinstance(mapping, Mapping_):
+            if not isinstance(mapping, Mapping_) or mapping.open:
                 clipping = None
             elif any(k in mapping.items and not (isinstance(mapping.items[k], Const) and mapping.items[k].value is None)
                      for k in CLIP_KWARGS):
@@ -442,15 +520,26 @@ def make_optimizer(kind: str, call: "CallSite") -> Any:
     return OptimizerRef(Optimizer(kind, call.site, clipping))
 
 
-def make_loss_scale_optimizer(call: "CallSite") -> Any:
-    inner = call.arg(0, "inner_optimizer")
+def wrap_optimizer(kind: str, call: CallSite, keyword: str) -> Any:
+    """An optimizer that delegates to another (`LossScaleOptimizer`, `SyncReplicasOptimizer`)."""
+    inner = call.arg(0, keyword)
     if isinstance(inner, OptimizerRef):
-        return OptimizerRef(Optimizer("LossScaleOptimizer", call.site, inner.optimizer.clipping,
-                                      inner=inner.optimizer))
+        return OptimizerRef(Optimizer(kind, call.site, inner.optimizer.clipping, inner=inner.optimizer))
     return UNKNOWN
 
 
-def clip_gradients(call: "CallSite", returns_pair: bool = False) -> Any:
+def _optimizer_value(value: Any, node: Any, call: CallSite) -> Any:
+    """The optimizer an `optimizer=` argument names: an object, or a string Keras resolves."""
+    if isinstance(value, OptimizerRef):
+        return value.optimizer
+    if isinstance(value, Const) and isinstance(value.value, str) and node is not None:
+        kind = _OPTIMIZER_STRINGS.get(value.value.lower())
+        if kind is not None:
+            return Optimizer(kind, call.site_for(node), clipping=False, from_string=True)
+    return UNKNOWN
+
+
+def clip_gradients(call: CallSite, returns_pair: bool = False) -> Any:
     target = call.arg(0, "t_list" if returns_pair else "t")
     if isinstance(target, Tensor) and not returns_pair:
         return Tensor(Op("shape", call.site), (target,))
@@ -458,7 +547,7 @@ def clip_gradients(call: "CallSite", returns_pair: bool = False) -> Any:
     return Sequence_([clipped, UNKNOWN]) if returns_pair else clipped
 
 
-def call_member(base: Any, attr: str, call: "CallSite") -> Any:
+def call_member(base: Any, attr: str, call: CallSite) -> Any:
     if isinstance(base, ModelRef):
         model = base.model
         if attr == "add" and model.kind == "sequential":
@@ -466,34 +555,45 @@ def call_member(base: Any, attr: str, call: "CallSite") -> Any:
             return Const(None)
         if attr == "compile":
             return compile_model(model, call)
+        if attr in _TRAINING_METHODS:
+            return train_model(model, attr, call)
         if attr in ("predict", "predict_on_batch", "__call__"):
             return call_model(model, call)
         return UNKNOWN
     if isinstance(base, OptimizerRef):
-        if attr in ("apply_gradients", "apply", "minimize"):
-            gradients: Any = None
-            variables: Any = UNKNOWN
-            if attr == "apply_gradients":
-                pairs = call.arg(0, "grads_and_vars")
-                gradients = pairs.gradients if isinstance(pairs, GradsAndVars) else UNKNOWN
-                model = pairs.model if isinstance(pairs, GradsAndVars) else None
-            else:
-                if attr == "apply":
-                    gradients = call.arg(0, "grads")
-                    if not isinstance(gradients, Gradients):
-                        gradients = UNKNOWN
-                variables = call.arg(1, "trainable_variables" if attr == "apply" else "var_list")
-                model = variables.model if isinstance(variables, ModelVariables) else None
-            call.facts.gradient_applications.append(
-                GradientApplication(call.site, attr, base.optimizer, gradients, model))
-            return Const(None)
-        if attr == "build":
-            return Const(None)
-        return UNKNOWN
+        return _optimizer_method(base.optimizer, attr, call)
     if isinstance(base, Tape) and attr == "gradient":
         return Gradients(call.site, clipped=False)
     if isinstance(base, LossRef) and attr == "__call__":
         return apply_loss(base.loss, call)
+    if isinstance(base, Tensor):
+        return _tensor_method(base, attr, call)
+    return UNKNOWN
+
+
+def _optimizer_method(optimizer: Optimizer, attr: str, call: CallSite) -> Any:
+    if attr in ("apply_gradients", "apply", "minimize"):
+        gradients: Any = None
+        model: Model | None
+        if attr == "apply_gradients":
+            pairs = call.arg(0, "grads_and_vars")
+            gradients = pairs.gradients if isinstance(pairs, GradsAndVars) else UNKNOWN
+            model = pairs.model if isinstance(pairs, GradsAndVars) else None
+        else:
+            if attr == "apply":
+                gradients = call.arg(0, "grads")
+                if not isinstance(gradients, Gradients):
+                    gradients = UNKNOWN
+            variables = call.arg(1, "trainable_variables" if attr == "apply" else "var_list")
+            model = variables.model if isinstance(variables, ModelVariables) else None
+        call.record(GradientApplication(call.site, attr, optimizer, gradients, model))
+        return Const(None)
+    if attr == "compute_gradients":  # TF1: the (gradient, variable) pairs `apply_gradients` takes
+        variables = call.arg(1, "var_list")
+        return GradsAndVars(Gradients(call.site, clipped=False),
+                            variables.model if isinstance(variables, ModelVariables) else None)
+    if attr == "build":
+        return Const(None)
     return UNKNOWN
 
 
@@ -502,17 +602,44 @@ def call_member(base: Any, attr: str, call: "CallSite") -> Any:
 _FILLS = {
     "zeros": 0.0, "zeros_like": 0.0, "ones": 1.0, "ones_like": 1.0,
 }
-_FILL_MODULES = ("tensorflow.", "numpy.", "keras.ops.", "keras.backend.", "jax.numpy.", "torch.")
+_FILL_MODULES = ("tensorflow", "numpy", "keras.ops", "keras.backend", "jax.numpy", "torch")
 _RANDOM_PREFIXES = ("tensorflow.random.", "numpy.random.", "keras.random.", "tensorflow.compat.v1.random.")
 _PASS_THROUGH = {"squeeze", "reshape", "identity", "cast", "expand_dims", "stop_gradient",
                  "concat", "concatenate", "stack", "transpose", "convert_to_tensor", "gather"}
+# NumPy functions that write into their first argument.
+_WRITES_FIRST_ARGUMENT = frozenset({"numpy.copyto", "numpy.put", "numpy.place", "numpy.putmask",
+                                    "numpy.fill_diagonal", "numpy.put_along_axis"})
+# Array methods that write into the array, and those that return it with the same values.
+_WRITING_METHODS = frozenset({"fill", "put", "itemset", "resize", "sort", "partition", "setfield"})
+_VALUE_KEEPING_METHODS = frozenset({"astype", "copy", "reshape", "squeeze", "flatten", "ravel"})
 
 
-def fill(value: float, call: "CallSite") -> Any:
+def written_in_place(tensor: Any, call_or_site: Any, value: Any = None) -> None:
+    """``tensor`` was written into (`x[...] = `, `x.fill(v)`, `np.copyto(x, ...)`, `out=x`): a
+    zeros buffer filled this way is zeros no more. Every name bound to the object sees it."""
+    if not isinstance(tensor, Tensor) or tensor.op.kind != "fill":
+        return
+    site = call_or_site.site if isinstance(call_or_site, CallSite) else call_or_site
+    if isinstance(value, Const) and isinstance(value.value, (int, float)) and not isinstance(value.value, bool):
+        tensor.op = Op("fill", site, detail=float(value.value))
+    else:
+        tensor.op = Op("opaque", site, detail="written in place")
+
+
+def _tensor_method(tensor: Tensor, attr: str, call: CallSite) -> Any:
+    if attr in _WRITING_METHODS:
+        written_in_place(tensor, call, call.arg(0, "value") if attr == "fill" else None)
+        return Const(None)
+    if attr in _VALUE_KEEPING_METHODS and tensor.op.kind == "fill":
+        return Tensor(Op("fill", call.site, detail=tensor.op.detail))
+    return UNKNOWN
+
+
+def fill(value: float, call: CallSite) -> Any:
     return Tensor(Op("fill", call.site, detail=value))
 
 
-def full(call: "CallSite") -> Any:
+def full(call: CallSite) -> Any:
     value = call.arg(1, "fill_value")
     if value is UNKNOWN:
         value = call.arg(1, "value")
@@ -521,7 +648,7 @@ def full(call: "CallSite") -> Any:
     return Tensor(Op("fill", call.site, detail=None))
 
 
-def pass_through(call: "CallSite") -> Any:
+def pass_through(call: CallSite) -> Any:
     sources: list[Tensor] = []
     for value in call.args[:1] + [call.kwargs.get(k) for k in ("x", "input", "tensor", "values", "xs")]:
         if isinstance(value, Tensor):
@@ -533,32 +660,30 @@ def pass_through(call: "CallSite") -> Any:
     return Tensor(Op("shape", call.site), tuple(sources))
 
 
-def activation_call(name: str, call: "CallSite") -> Any:
+def activation_call(name: str, call: CallSite) -> Any:
     source = call.arg(0, "x")
     if not isinstance(source, Tensor):
         source = Tensor(Op("opaque", call.site))
     return Tensor(Op("activation", call.site, activation=Activation(name, call.site)), (source,))
 
 
-def multiply(call: "CallSite") -> Any:
-    left, right = call.arg(0, "x"), call.arg(1, "y")
-    return call.interpreter.binary("Multiply", left, right, call.node, call.frame)
+def multiply(call: CallSite) -> Any:
+    return call.binary("Multiply", call.arg(0, "x"), call.arg(1, "y"))
 
 
-def call_external(name: str, call: "CallSite") -> Any:
+def call_external(name: str, call: CallSite) -> Any:
     head, _, tail = name.rpartition(".")
+    out = call.kwargs.get("out")
+    if out is not None:  # a NumPy ufunc writing its result into an array
+        written_in_place(out, call)
     if name.startswith("keras.layers.") and tail[:1].isupper():
         if tail == "InputLayer":
             shape = _shape_of(call.arg(0, "input_shape")) or _shape_of(call.kwargs.get("shape"))
             return Tensor(Op("input", call.site, shape=shape))
-        value = make_layer(tail, call)
-        shape = _layer_input_shape(call)
-        if shape is not None:
-            _construction_shapes[id(value.layer)] = shape
-        return value
-    if name in ("keras.Sequential",):
+        return make_layer(tail, call)
+    if name == "keras.Sequential":
         return make_sequential(call)
-    if name in ("keras.Model",):
+    if name == "keras.Model":
         if not call.args and "inputs" not in call.kwargs:
             return UNKNOWN
         return make_functional(call)
@@ -567,22 +692,25 @@ def call_external(name: str, call: "CallSite") -> Any:
     activation = _ACTIVATION_FUNCTIONS.get(name)
     if activation is not None:
         return activation_call(activation, call)
+    if name in _LOGIT_LOSSES:
+        return logit_loss(name, call)
     if name.startswith("keras.losses."):
         if tail in _LOSS_CLASSES:
             return make_loss_object(tail, call)
         if tail in _LOSS_FUNCTIONS:
             return functional_loss(tail, call)
-    if name in ("keras.backend.binary_crossentropy", "keras.backend.categorical_crossentropy",
-                "keras.metrics.binary_crossentropy"):
+    if name in ("keras.backend.binary_crossentropy", "keras.backend.categorical_crossentropy"):
+        return functional_loss(tail, call, backend=True)
+    if name == "keras.metrics.binary_crossentropy":
         return functional_loss(tail, call)
-    if name in _LOGIT_LOSSES:
-        return logit_loss(name, call)
-    if name.startswith("keras.optimizers.") and tail in _OPTIMIZERS:
+    if head == "keras.optimizers" and tail in KERAS_OPTIMIZERS:
         return make_optimizer(tail, call)
-    if name.startswith(("tensorflow.compat.v1.train.", "tensorflow.train.")) and tail in _TF1_OPTIMIZERS:
+    if name.startswith(_TF1_TRAIN) and tail in TF1_OPTIMIZERS:
         return make_optimizer(tail, call)
+    if name.startswith(_TF1_TRAIN) and tail in TF1_WRAPPERS:
+        return wrap_optimizer(tail, call, TF1_WRAPPERS[tail])
     if name in ("keras.mixed_precision.LossScaleOptimizer", "keras.optimizers.LossScaleOptimizer"):
-        return make_loss_scale_optimizer(call)
+        return wrap_optimizer(tail, call, "inner_optimizer")
     if name == "tensorflow.GradientTape":
         persistent = call.kwargs.get("persistent")
         return Tape(call.site, persistent.value if isinstance(persistent, Const) else False)
@@ -592,35 +720,36 @@ def call_external(name: str, call: "CallSite") -> Any:
                 "tensorflow.clip_by_average_norm", "tensorflow.math.clip_by_value",
                 "numpy.clip"):
         return clip_gradients(call)
-    if name.startswith(_FILL_MODULES) and tail in _FILLS and head in (
-            "tensorflow", "numpy", "keras.ops", "keras.backend", "jax.numpy", "torch"):
+    if tail in _FILLS and head in _FILL_MODULES:
         return fill(_FILLS[tail], call)
-    if tail in ("fill", "full", "full_like") and head in ("tensorflow", "numpy", "keras.ops"):
-        if tail == "fill":
-            value = call.arg(1, "value")
-            return Tensor(Op("fill", call.site, detail=float(value.value)
-                             if isinstance(value, Const) and isinstance(value.value, (int, float)) else None))
+    if name == "tensorflow.fill":
+        value = call.arg(1, "value")
+        return Tensor(Op("fill", call.site, detail=float(value.value)
+                         if isinstance(value, Const) and isinstance(value.value, (int, float)) else None))
+    if tail in ("full", "full_like") and head in ("numpy", "keras.ops"):
         return full(call)
+    if name in _WRITES_FIRST_ARGUMENT:
+        written_in_place(call.arg(0, "a" if name != "numpy.copyto" else "dst"), call)
+        return Const(None)
     if name.startswith(_RANDOM_PREFIXES):
         return Tensor(Op("random", call.site))
     if tail in _PASS_THROUGH and head in ("tensorflow", "keras.ops", "numpy", "keras.backend"):
         return pass_through(call)
     if name in ("tensorflow.multiply", "keras.ops.multiply", "keras.layers.multiply"):
         return multiply(call)
-    if name in ("tensorflow.function",):
-        target = call.arg(0, "func")
-        return target if target is not UNKNOWN else UNKNOWN
+    if name == "tensorflow.function":  # `tf.function(train_step)` is train_step
+        return call.arg(0, "func")
     return UNKNOWN
 
 
-def _builtin_zip(call: "CallSite") -> Any:
+def _builtin_zip(call: CallSite) -> Any:
     if call.args and isinstance(call.args[0], Gradients):
         variables = call.args[1] if len(call.args) > 1 else UNKNOWN
         return GradsAndVars(call.args[0], variables.model if isinstance(variables, ModelVariables) else None)
     return UNKNOWN
 
 
-def _builtin_passthrough(call: "CallSite") -> Any:
+def _builtin_passthrough(call: CallSite) -> Any:
     return call.args[0] if call.args else UNKNOWN
 
 

@@ -1,20 +1,29 @@
-"""Facts the interpreter records while it evaluates user code; rules read these, never raw syntax."""
+"""Facts the interpreter records while it evaluates user code; rules read these, never raw syntax.
+
+Facts are recorded per module (the module whose code produced them) in execution order, and each
+carries the model, loss or optimizer *objects* it involves: two facts that name the same object
+are about the same network or the same optimizer instance. A function that runs more than once
+(called with different arguments) records its facts once per run; rules report once per site.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
-from ganlint.model.values import Loss, Model, Site
+from ganlint.model.values import UNKNOWN, Loss, Model, Site, Tensor
 
 
 @dataclass(eq=False)
 class LossUse:
-    """A loss applied to a prediction: a call of a loss object or function, or `compile(loss=)`."""
+    """A loss applied to a prediction: a call of a loss object or function, or `compile(loss=)`.
+
+    A loss applied to a model with several outputs is one use per output (head)."""
 
     loss: Loss
     prediction: Any  # Tensor or UNKNOWN
     site: Site  # the call (or the compile call)
+    targets: Any = None  # y_true as passed (Tensor, or UNKNOWN); None for `compile` (y comes with `fit`)
 
 
 @dataclass(eq=False)
@@ -23,8 +32,9 @@ class ZeroScaling:
 
     site: Site  # the BinaryOperation or AugAssign
     constant: float
-    variable: str | None
+    variable: str | None  # the name the statement assigns to, if any
     augmented: bool
+    product: Tensor | None = None  # the value `zeros * c` evaluated to; follow it to its uses
 
 
 @dataclass(eq=False)
@@ -38,9 +48,82 @@ class GradientApplication:
     variables_of: Model | None = None
 
 
+@dataclass(eq=False)
+class Compile:
+    """`model.compile(optimizer=..., loss=...)` of a Keras model (not a user override of compile).
+
+    ``optimizer`` is the object Keras' own training step will update the model with: an
+    `Optimizer` (one per instance: the same object passed to two compiles is one optimizer
+    shared), or UNKNOWN when none was passed or it could not be resolved. A string optimizer
+    (`"adam"`) is a fresh `Optimizer` with ``from_string`` set.
+    """
+
+    site: Site  # the compile call
+    model: Model
+    optimizer: Any
+    order: int  # execution order among compiles, training calls and `trainable` assignments
+
+
+@dataclass(eq=False)
+class TrainingCall:
+    """A model trained through Keras: `fit`, `train_on_batch` or `fit_generator`.
+
+    ``compile`` is the model's `compile` in effect when the call was reached (None: not seen
+    yet). With ``custom_step`` the model's class overrides `train_step`, which applies gradients
+    itself (see `GradientApplication`), so the compiled optimizer is not what Keras steps with.
+    """
+
+    site: Site
+    model: Model
+    method: str
+    compile: Compile | None
+    targets: Any  # the `y` passed (Tensor, Sequence_ for several outputs, or UNKNOWN)
+    order: int
+    custom_step: bool = False
+
+    @property
+    def optimizer(self) -> Any:
+        return self.compile.optimizer if self.compile is not None else UNKNOWN
+
+
+@dataclass(eq=False)
+class TrainableAssignment:
+    """`model.trainable = value` (the Keras-2 recipe freezes the discriminator this way)."""
+
+    site: Site
+    model: Model
+    value: Any  # Const(True/False) or UNKNOWN
+    order: int
+
+
 @dataclass
 class Facts:
     models: list[Model] = field(default_factory=list)
     loss_uses: list[LossUse] = field(default_factory=list)
     zero_scalings: list[ZeroScaling] = field(default_factory=list)
     gradient_applications: list[GradientApplication] = field(default_factory=list)
+    compiles: list[Compile] = field(default_factory=list)
+    training_calls: list[TrainingCall] = field(default_factory=list)
+    trainable_assignments: list[TrainableAssignment] = field(default_factory=list)
+
+    def add(self, fact: Any) -> None:
+        getattr(self, _LIST_FOR[type(fact)]).append(fact)
+
+
+_LIST_FOR: dict[type, str] = {
+    Model: "models", LossUse: "loss_uses", ZeroScaling: "zero_scalings",
+    GradientApplication: "gradient_applications", Compile: "compiles", TrainingCall: "training_calls",
+    TrainableAssignment: "trainable_assignments",
+}
+
+
+def trained_by(compile_: Compile, training_calls: list[TrainingCall]) -> list[TrainingCall]:
+    """The calls that train ``compile_``'s model with its optimizer through Keras' own step.
+
+    A call reached before any compile of its model (an order the interpreter could not follow)
+    counts for the model's last compile.
+    """
+    last = compile_.model.compiled is compile_
+    return [call for call in training_calls
+            if call.model is compile_.model and not call.custom_step
+            and (call.compile is compile_ or (call.compile is None and last))]

@@ -3,8 +3,9 @@ activations are hidden, which are gates."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 from ganlint.model.values import Activation, Layer, Model, Op, Tensor
 
@@ -54,6 +55,18 @@ def ordered_layers(model: Model) -> list[Layer]:
             seen.add(id(layer))
             layers.append(layer)
     return layers
+
+
+def nested_models(model: Model, depth: int = 0) -> list[Model]:
+    """The models called inside ``model``'s graph, and those they call (a combined model's G and D)."""
+    found: list[Model] = []
+    for tensor in _walk_back(model.outputs):
+        inner = tensor.op.model if tensor.op.kind == "model" else None
+        if inner is not None and inner is not model and inner not in found:
+            found.append(inner)
+            if depth < 5:
+                found.extend(m for m in nested_models(inner, depth + 1) if m not in found)
+    return found
 
 
 def _consumers(model: Model) -> dict[int, list[Tensor]]:
@@ -177,15 +190,16 @@ def output_source(tensor: Any, depth: int = 0) -> OutputSource | None:
             return OutputSource(found.activation, found.producer, (inner, *found.models),
                                 post_processed or found.post_processed)
         if is_pass_through(current):
-            sources = [t for t in current.inputs]
+            sources = list(current.inputs)
             if not sources:
                 return None
             if len(sources) > 1:
-                found = [output_source(t, depth + 1) for t in sources]
-                if any(f is None for f in found):
+                branches = [output_source(t, depth + 1) for t in sources]
+                resolved = [b for b in branches if b is not None]
+                if len(resolved) != len(branches):
                     return None
-                first = found[0]
-                if all(f.activation.name == first.activation.name and f.model is first.model for f in found):
+                first = resolved[0]
+                if all(b.activation.name == first.activation.name and b.model is first.model for b in resolved):
                     return OutputSource(first.activation, first.producer, first.models, True)
                 return None
             post_processed = True

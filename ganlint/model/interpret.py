@@ -9,23 +9,44 @@ ignored by rules.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, Protocol
 
 import libcst as cst
 
 from ganlint.model import catalog
-from ganlint.model.facts import GradientApplication, LossUse, ZeroScaling
+from ganlint.model.calls import CallSite
+from ganlint.model.facts import Facts, TrainableAssignment, ZeroScaling
+from ganlint.model.module import ModuleModel, iter_children
 from ganlint.model.names import canonical
 from ganlint.model.values import (
-    UNKNOWN, Activation, ClassRef, Const, External, FunctionRef, Gradients, GradsAndVars,
-    Instance, Layer, LayerRef, Loss, LossRef, Mapping_, Model, ModelRef, ModelVariables, ModuleRef, Op,
-    Optimizer,
-    OptimizerRef, Sequence_, Site, Tape, Tensor,
+    UNKNOWN,
+    ClassRef,
+    Const,
+    External,
+    FunctionRef,
+    Gradients,
+    GradsAndVars,
+    Instance,
+    InstanceDict,
+    LayerRef,
+    LossRef,
+    Mapping_,
+    Model,
+    ModelRef,
+    ModelVariables,
+    ModuleRef,
+    Op,
+    OptimizerRef,
+    Sequence_,
+    Site,
+    Super,
+    Tape,
+    Tensor,
 )
-
-if TYPE_CHECKING:
-    from ganlint.model.module import ModuleModel
-    from ganlint.model.project import Project
 
 _MAX_DEPTH = 10
 # Statements the interpreter may execute for one linted module, its calls into other modules
@@ -36,12 +57,25 @@ _BUDGET_PER_LINE = 10
 _LOAD_COST_PER_LINE = 5
 _MAX_LOOP_ITEMS = 64
 _MISSING = object()
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+class ModuleLoader(Protocol):
+    """What the interpreter needs from the set of files it runs over (a `Project`)."""
+
+    modules: dict[Path, ModuleModel]
+
+    def resolve_import(self, importer: ModuleModel, dotted: str, level: int) -> Path | None: ...
+
+    def load(self, path: Path) -> ModuleModel | None: ...
+
+    def facts_for(self, module: ModuleModel) -> Facts: ...
 
 
 class Member:
     """`obj.attr` where obj is a value the interpreter models (a model, optimizer, tape...)."""
 
-    __slots__ = ("base", "attr")
+    __slots__ = ("attr", "base")
 
     def __init__(self, base: Any, attr: str) -> None:
         self.base = base
@@ -59,9 +93,9 @@ class LazyMember:
     large code base; most imported names never matter to a rule.
     """
 
-    __slots__ = ("interpreter", "path", "name")
+    __slots__ = ("interpreter", "name", "path")
 
-    def __init__(self, interpreter: "Interpreter", path: Any, name: str) -> None:
+    def __init__(self, interpreter: Interpreter, path: Any, name: str) -> None:
         self.interpreter = interpreter
         self.path = path
         self.name = name
@@ -73,7 +107,7 @@ class LazyMember:
 class Frame:
     """Local variables of one execution of a function body (or a module's globals)."""
 
-    def __init__(self, module: "ModuleModel", globals_: dict[str, Any] | None,
+    def __init__(self, module: ModuleModel, globals_: dict[str, Any] | None,
                  function: FunctionRef | None = None) -> None:
         self.module = module
         self.locals: dict[str, Any] = {}
@@ -88,11 +122,12 @@ class Frame:
                 if isinstance(value, LazyMember):
                     value = scope[name] = value.resolve()
                 return value
-        return catalog.BUILTINS.get(name, UNKNOWN)
+        found = catalog.BUILTINS.get(name)
+        return found if found is not None else _PYTHON_BUILTINS.get(name, UNKNOWN)
 
 
 class Interpreter:
-    def __init__(self, project: "Project") -> None:
+    def __init__(self, project: ModuleLoader) -> None:
         self.project = project
         self.module_globals: dict[int, dict[str, Any]] = {}
         self._executing_modules: set[int] = set()
@@ -103,13 +138,26 @@ class Interpreter:
         self.steps_left = 0
         self._instances_by_class: dict[int, Instance] = {}
         self.current_line: cst.SimpleStatementLine | None = None
+        self._ticks = 0
 
-    def site(self, module: "ModuleModel", node: cst.CSTNode) -> Site:
+    def site(self, module: ModuleModel, node: cst.CSTNode) -> Site:
         return Site(module, node, self.current_line)
+
+    # -- facts -------------------------------------------------------------------------------
+
+    def facts_for(self, module: ModuleModel) -> Facts:
+        return self.project.facts_for(module)
+
+    def record(self, module: ModuleModel, fact: Any) -> None:
+        self.project.facts_for(module).add(fact)
+
+    def tick(self) -> int:
+        self._ticks += 1
+        return self._ticks
 
     # -- modules ---------------------------------------------------------------------------
 
-    def globals_of(self, module: "ModuleModel") -> dict[str, Any]:
+    def globals_of(self, module: ModuleModel) -> dict[str, Any]:
         key = id(module)
         if key in self.module_globals:
             return self.module_globals[key]
@@ -126,20 +174,33 @@ class Interpreter:
             self._executing_modules.discard(key)
         return frame.locals
 
-    def analyse(self, module: "ModuleModel") -> None:
-        """Execute a module, then every function in it that no call reached, with unknown args."""
+    def analyse(self, module: ModuleModel) -> None:
+        """Execute a module, then every function in it that no call reached, with unknown args.
+
+        Entry points run first: functions (and classes) whose names the module does not mention
+        again, such as `main`, `train`, or `train_step` that Keras calls. The helpers they call
+        then run with real arguments. Run on its own first, a helper would run twice, once with
+        unknown arguments, and everything it builds would be known twice.
+        """
         self.steps_left = max(_MIN_BUDGET, _BUDGET_PER_LINE * module.source.count("\n"))
         self.globals_of(module)
         pending = self._pending_functions.setdefault(id(module), [])
+        mentions: Counter[str] | None = None
         while pending:
-            function = pending.pop(0)
-            if id(function.node) in self._executed_functions:
-                continue
-            self_value = function.bound_self
-            if function.class_ref is not None and self_value is None:
-                self_value = self._instance_for_standalone(function.class_ref)
-            self.call_function(FunctionRef(function.module, function.node, self_value,
-                                           function.class_ref), [], {}, standalone=True)
+            if mentions is None:
+                mentions = Counter(_IDENTIFIER.findall(module.source))
+            entries = [f for f in pending if not _mentioned_elsewhere(f, mentions)]
+            batch = entries or list(pending)  # then the rest that no entry point reached
+            chosen = {id(f) for f in batch}
+            pending[:] = [f for f in pending if id(f) not in chosen]
+            for function in batch:
+                if id(function.node) in self._executed_functions:
+                    continue
+                self_value = function.bound_self
+                if function.class_ref is not None and self_value is None:
+                    self_value = self._instance_for_standalone(function.class_ref)
+                self.call_function(FunctionRef(function.module, function.node, self_value,
+                                               function.class_ref), [], {}, standalone=True)
 
     def _instance_for_standalone(self, class_ref: ClassRef) -> Instance:
         existing = self._instances_by_class.get(id(class_ref.node))
@@ -191,10 +252,10 @@ class Interpreter:
             if node.orelse:
                 self.exec_block(node.orelse.body.body, frame)
         elif isinstance(node, cst.With):
-            for item in node.items:
-                value = self.eval(item.item, frame)
-                if item.asname is not None:
-                    self.bind(item.asname.name, value, frame)
+            for with_item in node.items:
+                value = self.eval(with_item.item, frame)
+                if with_item.asname is not None:
+                    self.bind(with_item.asname.name, value, frame)
             self.exec_block(node.body.body, frame)
         elif isinstance(node, cst.Try):
             self.exec_block(node.body.body, frame)
@@ -279,7 +340,7 @@ class Interpreter:
             for alias in node.names:
                 dotted = _dotted(alias.name)
                 if alias.asname is not None:
-                    frame.locals[alias.asname.name.value] = self.import_value(dotted, frame.module)
+                    frame.locals[_dotted(alias.asname.name)] = self.import_value(dotted, frame.module)
                 else:
                     head = dotted.split(".")[0]
                     frame.locals[head] = self.import_value(head, frame.module)
@@ -298,16 +359,16 @@ class Interpreter:
             return
         for alias in node.names:
             name = _dotted(alias.name)
-            bound = alias.asname.name.value if alias.asname is not None else name
+            bound = _dotted(alias.asname.name) if alias.asname is not None else name
             frame.locals[bound] = self.import_member(base, level, name, frame.module)
 
-    def import_value(self, dotted: str, module: "ModuleModel") -> Any:
+    def import_value(self, dotted: str, module: ModuleModel) -> Any:
         target = self.project.resolve_import(module, dotted, 0)
         if target is not None:
             return ModuleRef(target)
         return External(dotted)
 
-    def load_module(self, path: Any) -> "ModuleModel | None":
+    def load_module(self, path: Any) -> ModuleModel | None:
         """Parse a user module on first use; charged to the budget like the statements it holds."""
         if path in self.project.modules:
             return self.project.modules[path]
@@ -324,7 +385,7 @@ class Interpreter:
             return UNKNOWN  # unreadable, over budget, or an import cycle: stay silent
         return self.globals_of(module).get(name, UNKNOWN)
 
-    def import_member(self, base: str, level: int, name: str, module: "ModuleModel") -> Any:
+    def import_member(self, base: str, level: int, name: str, module: ModuleModel) -> Any:
         submodule = self.project.resolve_import(module, f"{base}.{name}" if base else name, level)
         if submodule is not None:
             return ModuleRef(submodule)
@@ -340,12 +401,10 @@ class Interpreter:
         if not isinstance(target, (cst.Name, cst.Attribute)):
             return
         name = target.value if isinstance(target, cst.Name) else target.attr.value
-        if isinstance(value, ModelRef):
-            if name not in value.model.names:
-                value.model.names.append(name)
-        elif isinstance(value, Instance) and value.model is not None:
-            if name not in value.model.names:
-                value.model.names.append(name)
+        model = value.model if isinstance(value, (ModelRef, Instance)) else None
+        if model is not None:
+            if name not in model.names:
+                model.names.append(name)
         elif isinstance(value, LossRef) and value.loss.variable is None:
             value.loss.variable = name
         elif isinstance(value, OptimizerRef) and value.optimizer.variable is None:
@@ -355,7 +414,7 @@ class Interpreter:
         if isinstance(target, cst.Name):
             frame.locals[target.value] = value
         elif isinstance(target, (cst.Tuple, cst.List)):
-            elements = [e for e in target.elements]
+            elements = list(target.elements)
             if isinstance(value, Sequence_) and len(value.items) == len(elements) and not any(
                     isinstance(e, cst.StarredElement) for e in elements):
                 for element, item in zip(elements, value.items):
@@ -368,14 +427,35 @@ class Interpreter:
                         self.bind(element.value, self.element_at(value, index), frame)
         elif isinstance(target, cst.Attribute):
             owner = self.eval(target.value, frame)
-            attr = target.attr.value
-            if isinstance(owner, Instance):
-                owner.attrs[attr] = value
-            elif isinstance(owner, OptimizerRef) and attr in catalog.CLIP_KWARGS:
-                if not (isinstance(value, Const) and value.value is None):
-                    owner.optimizer.clipping = True
+            self.set_attribute(owner, target.attr.value, value, frame.module, target)
         elif isinstance(target, cst.Subscript):
-            self.eval(target.value, frame)
+            owner = self.eval(target.value, frame)
+            key = self._subscript_index(target, frame)
+            if isinstance(owner, Tensor):
+                catalog.written_in_place(owner, self.site(frame.module, target))
+            elif isinstance(owner, Mapping_):
+                if isinstance(key, Const) and isinstance(key.value, str):
+                    owner.items[key.value] = value
+                else:
+                    owner.open = True
+            elif isinstance(owner, InstanceDict):
+                if isinstance(key, Const) and isinstance(key.value, str):
+                    self.set_attribute(owner.instance, key.value, value, frame.module, target)
+                else:
+                    _forget_attributes(owner.instance)
+
+    def set_attribute(self, owner: Any, attr: str, value: Any, module: ModuleModel, node: cst.CSTNode) -> None:
+        """`owner.attr = value`, however it is spelled (also `setattr`, `__dict__.update`); ``node``
+        is the statement part that says so."""
+        if isinstance(owner, Instance):
+            owner.attrs[attr] = value
+            if attr == "trainable" and owner.model is not None:
+                self.record(module, TrainableAssignment(self.site(module, node), owner.model, value, self.tick()))
+        elif isinstance(owner, ModelRef) and attr == "trainable":
+            self.record(module, TrainableAssignment(self.site(module, node), owner.model, value, self.tick()))
+        elif (isinstance(owner, OptimizerRef) and attr in catalog.CLIP_KWARGS
+              and not (isinstance(value, Const) and value.value is None)):
+            owner.optimizer.clipping = True
 
     def element_at(self, value: Any, index: int) -> Any:
         if isinstance(value, Sequence_):
@@ -410,8 +490,9 @@ class Interpreter:
         return frame.lookup(node.value)
 
     def _eval_attribute(self, node: cst.Attribute, frame: Frame) -> Any:
-        base = self.eval(node.value, frame)
-        attr = node.attr.value
+        return self.attribute_of(self.eval(node.value, frame), node.attr.value)
+
+    def attribute_of(self, base: Any, attr: str) -> Any:
         if isinstance(base, External):
             return External(f"{base.qualname}.{attr}")
         if isinstance(base, ModuleRef):
@@ -419,12 +500,25 @@ class Interpreter:
         if isinstance(base, Instance):
             if attr in base.attrs:
                 return base.attrs[attr]
+            if attr == "__dict__":
+                return InstanceDict(base)
             method = _find_method(base.class_ref, attr)
             if method is not None:
                 return FunctionRef(base.class_ref.module, method, base, base.class_ref)
             if base.model is not None:
                 return self._eval_attribute_of_model(base.model, attr)
             return UNKNOWN
+        if isinstance(base, Super):
+            for parent in base.class_ref.bases:
+                if isinstance(parent, ClassRef):
+                    method = _find_method(parent, attr)
+                    if method is not None:
+                        return FunctionRef(parent.module, method, base.instance, parent)
+            if base.instance.model is not None:
+                return self._eval_attribute_of_model(base.instance.model, attr)
+            return UNKNOWN
+        if isinstance(base, (InstanceDict, Mapping_)):
+            return Member(base, attr)
         if isinstance(base, ClassRef):
             method = _find_method(base, attr)
             return FunctionRef(base.module, method, None, base) if method is not None else UNKNOWN
@@ -437,6 +531,9 @@ class Interpreter:
     def _eval_attribute_of_model(self, model: Model, attr: str) -> Any:
         if attr in ("trainable_variables", "trainable_weights", "variables", "weights"):
             return ModelVariables(model)
+        if attr == "optimizer":  # what Keras' `compile` set
+            optimizer = model.compiled.optimizer if model.compiled is not None else UNKNOWN
+            return OptimizerRef(optimizer) if optimizer is not UNKNOWN else UNKNOWN
         return Member(ModelRef(model), attr)
 
     def _eval_constant(self, node: cst.BaseExpression, frame: Frame) -> Any:
@@ -493,7 +590,8 @@ class Interpreter:
         operand = self.eval(node.expression, frame)
         if isinstance(node.operator, cst.Not) and isinstance(operand, Const):
             return Const(not operand.value)
-        if isinstance(node.operator, cst.Minus) and isinstance(operand, Const) and isinstance(operand.value, (int, float)):
+        if (isinstance(node.operator, cst.Minus) and isinstance(operand, Const)
+                and isinstance(operand.value, (int, float))):
             return Const(-operand.value)
         if isinstance(operand, Tensor):
             return Tensor(Op("opaque", self.site(frame.module, node)), (operand,))
@@ -516,10 +614,11 @@ class Interpreter:
         if fill is not None and scalar is not None:
             value = fill.op.detail
             if operator == "Multiply":
+                product = Tensor(Op("fill", site, detail=value * scalar))
                 if value == 0 and scalar != 0:
-                    self.project.facts_for(frame.module).zero_scalings.append(ZeroScaling(
-                        site, scalar, _assigned_name(frame.module, self.current_line, node), augmented))
-                return Tensor(Op("fill", site, detail=value * scalar))
+                    self.record(frame.module, ZeroScaling(
+                        site, scalar, _assigned_name(frame.module, self.current_line), augmented, product))
+                return product
             if operator == "Add":
                 return Tensor(Op("fill", site, detail=value + scalar))
             if operator == "Subtract":
@@ -533,12 +632,19 @@ class Interpreter:
             return Tensor(Op(kind, site), tensors)
         return UNKNOWN
 
-    def _eval_subscript(self, node: cst.Subscript, frame: Frame) -> Any:
-        base = self.eval(node.value, frame)
+    def _subscript_index(self, node: cst.Subscript, frame: Frame) -> Any:
         index: Any = UNKNOWN
         for element in node.slice:
             if isinstance(element.slice, cst.Index):
                 index = self.eval(element.slice.value, frame)
+            else:
+                for child in _expression_children(element.slice):
+                    self.eval(child, frame)
+        return index if len(node.slice) == 1 else UNKNOWN
+
+    def _eval_subscript(self, node: cst.Subscript, frame: Frame) -> Any:
+        base = self.eval(node.value, frame)
+        index = self._subscript_index(node, frame)
         if isinstance(base, Tensor):
             return Tensor(Op("shape", self.site(frame.module, node)), (base,))
         if isinstance(base, Sequence_) and isinstance(index, Const) and isinstance(index.value, int):
@@ -553,7 +659,7 @@ class Interpreter:
     def _eval_comprehension(self, node: cst.ListComp | cst.GeneratorExp, frame: Frame) -> Any:
         inner = Frame(frame.module, frame.globals, frame.function)
         inner.locals = dict(frame.locals)
-        clause = node.for_in
+        clause: cst.CompFor | None = node.for_in
         first = True
         while clause is not None:
             iterable = self.eval(clause.iter, inner if not first else frame)
@@ -597,12 +703,16 @@ class Interpreter:
                 args.append(UNKNOWN)
             else:
                 args.append(value)
-        call = CallSite(self, node, frame, args, kwargs, star_kwargs)
+        if star_kwargs and all(isinstance(m, Mapping_) and not m.open for m in star_kwargs):
+            for mapping in star_kwargs:  # `f(**options)` with a dict the model knows
+                kwargs = {**mapping.items, **kwargs}
+            star_kwargs = []
+        call = CallSite(self, node, frame, frame.module, args, kwargs, star_kwargs)
         return self.call(callee, call)
 
     # -- calls -------------------------------------------------------------------------------
 
-    def call(self, callee: Any, call: "CallSite") -> Any:
+    def call(self, callee: Any, call: CallSite) -> Any:
         if isinstance(callee, External):
             return catalog.call_external(canonical(callee.qualname), call)
         if isinstance(callee, FunctionRef):
@@ -624,10 +734,31 @@ class Interpreter:
         if isinstance(callee, LossRef):
             return catalog.apply_loss(callee.loss, call)
         if isinstance(callee, Member):
+            if isinstance(callee.base, (InstanceDict, Mapping_)):
+                return self._call_mapping_method(callee.base, callee.attr, call)
             return catalog.call_member(callee.base, callee.attr, call)
         if isinstance(callee, catalog.Builtin):
             return callee.function(call)
+        if isinstance(callee, _PythonBuiltin):
+            return callee.function(self, call)
         return UNKNOWN
+
+    def _call_mapping_method(self, base: InstanceDict | Mapping_, attr: str, call: CallSite) -> Any:
+        """`d.update(...)` on a dict literal, or on `self.__dict__` (which sets attributes)."""
+        if attr != "update":
+            if isinstance(base, Mapping_) and attr in ("pop", "setdefault", "clear", "popitem"):
+                base.open = True  # the content changed in a way not followed
+            return UNKNOWN
+        updates, complete = _mapping_arguments(call)
+        if isinstance(base, Mapping_):
+            base.items.update(updates)
+            base.open = base.open or not complete
+        else:
+            if not complete:
+                _forget_attributes(base.instance)
+            for name, value in updates.items():
+                self.set_attribute(base.instance, name, value, call.module, call.node)
+        return Const(None)
 
     def call_function(self, function: FunctionRef, args: list[Any], kwargs: dict[str, Any],
                       standalone: bool = False, star_kwargs: list[Any] | None = None) -> Any:
@@ -643,14 +774,14 @@ class Interpreter:
         self._executed_functions.add(id(node))
         caller_line, self.current_line = self.current_line, None
         frame = Frame(function.module, self.globals_of(function.module), function)
-        self._bind_parameters(function, frame, args, kwargs, star_kwargs or [])
+        self._bind_parameters(function, frame, args, kwargs, star_kwargs or [], standalone)
         self._active.append(id(node))
         self._memo[key] = UNKNOWN  # recursion through memo stays silent
         try:
             if isinstance(node, cst.Lambda):
                 result = self.eval(node.body, frame)
             else:
-                body = node.body.body if isinstance(node.body, cst.IndentedBlock) else node.body.body
+                body = node.body.body  # an indented block, or the statements after `def f():` on one line
                 try:
                     self.exec_block(body, frame)
                 except _Return:
@@ -670,15 +801,15 @@ class Interpreter:
         return result
 
     def _bind_parameters(self, function: FunctionRef, frame: Frame, args: list[Any],
-                         kwargs: dict[str, Any], star_kwargs: list[Any]) -> None:
+                         kwargs: dict[str, Any], star_kwargs: list[Any], standalone: bool = False) -> None:
         params = function.node.params
         positional = list(params.posonly_params) + list(params.params)
         values = list(args)
-        if function.bound_self is not None or function.class_ref is not None:
-            if positional and not _is_static(function.node):
-                frame.locals[positional[0].name.value] = (
-                    function.bound_self if function.bound_self is not None else UNKNOWN)
-                positional = positional[1:]
+        is_method = function.bound_self is not None or function.class_ref is not None
+        if is_method and positional and not _is_static(function.node):
+            frame.locals[positional[0].name.value] = (
+                function.bound_self if function.bound_self is not None else UNKNOWN)
+            positional = positional[1:]
         for index, param in enumerate(positional):
             name = param.name.value
             if index < len(values):
@@ -702,35 +833,45 @@ class Interpreter:
         if params.star_kwarg is not None:
             named = {p.name.value for p in positional} | {p.name.value for p in params.kwonly_params}
             extra = {k: v for k, v in kwargs.items() if k not in named}
-            frame.locals[params.star_kwarg.name.value] = UNKNOWN if star_kwargs else Mapping_(extra)
+            # run on its own, nobody says what `**kwargs` holds: it may hold anything
+            frame.locals[params.star_kwarg.name.value] = UNKNOWN if star_kwargs else Mapping_(extra, open=standalone)
 
     def instantiate(self, class_ref: ClassRef, args: list[Any], kwargs: dict[str, Any],
-                    call: "CallSite | None") -> Any:
+                    call: CallSite | None) -> Any:
         instance = Instance(class_ref)
         self._instances_by_class[id(class_ref.node)] = instance
-        init = _find_method(class_ref, "__init__")
-        if init is not None:
-            self.call_function(FunctionRef(class_ref.module, init, instance, class_ref), args, kwargs)
-        call_method = _find_method(class_ref, "call")
-        if call_method is not None and self.is_keras_subclass(class_ref):
+        model = None
+        if self.is_keras_subclass(class_ref):
+            # Created before `__init__` runs: `self.compile(...)` and `self.trainable = ...` in
+            # it are about this model.
             site = call.site if call is not None else Site(class_ref.module, class_ref.node)
             model = Model("subclassed", site, class_name=class_ref.name)
             model.names.append(class_ref.name)
+            model.custom_train_step = _find_method(class_ref, "train_step") is not None
             declared = kwargs.get("name")
             if isinstance(declared, Const) and isinstance(declared.value, str):
                 model.declared_name = declared.value
                 model.names.append(declared.value)
             instance.model = model
-            self.project.facts_for(site.module).models.append(model)
-            source = Tensor(Op("input", site))
-            model.inputs = [source]
-            result = self.call_function(FunctionRef(class_ref.module, call_method, instance, class_ref), [source], {})
-            if isinstance(result, Tensor):
-                model.outputs = [result]
-            elif isinstance(result, Sequence_) and all(isinstance(r, Tensor) for r in result.items):
-                model.outputs = list(result.items)
-            else:
-                model.complete = False
+            self.record(site.module, model)
+        init = _find_method(class_ref, "__init__")
+        if init is not None:
+            self.call_function(FunctionRef(class_ref.module, init, instance, class_ref), args, kwargs)
+        if model is None:
+            return instance
+        call_method = _find_method(class_ref, "call")
+        if call_method is None:
+            model.complete = False  # a training wrapper (`train_step` over two networks), no graph
+            return instance
+        source = Tensor(Op("input", model.site))
+        model.inputs = [source]
+        result = self.call_function(FunctionRef(class_ref.module, call_method, instance, class_ref), [source], {})
+        if isinstance(result, Tensor):
+            model.outputs = [result]
+        elif isinstance(result, Sequence_) and all(isinstance(r, Tensor) for r in result.items):
+            model.outputs = list(result.items)
+        else:
+            model.complete = False
         return instance
 
     def is_keras_subclass(self, class_ref: ClassRef, depth: int = 0) -> bool:
@@ -740,63 +881,6 @@ class Interpreter:
             if isinstance(base, ClassRef) and depth < 5 and self.is_keras_subclass(base, depth + 1):
                 return True
         return False
-
-
-class CallSite:
-    """Everything a catalog handler needs about one call being evaluated."""
-
-    __slots__ = ("interpreter", "node", "frame", "args", "kwargs", "star_kwargs", "line")
-
-    def __init__(self, interpreter: Interpreter, node: cst.Call, frame: Frame, args: list[Any],
-                 kwargs: dict[str, Any], star_kwargs: list[Any]) -> None:
-        self.interpreter = interpreter
-        self.node = node
-        self.frame = frame
-        self.args = args
-        self.kwargs = kwargs
-        self.star_kwargs = star_kwargs
-        self.line = interpreter.current_line
-
-    @property
-    def site(self) -> Site:
-        return Site(self.frame.module, self.node, self.line)
-
-    def site_for(self, node: cst.CSTNode) -> Site:
-        return Site(self.frame.module, node, self.line)
-
-    @property
-    def module(self) -> "ModuleModel":
-        return self.frame.module
-
-    @property
-    def facts(self):
-        return self.interpreter.project.facts_for(self.frame.module)
-
-    def arg(self, index: int, keyword: str | None = None, default: Any = UNKNOWN) -> Any:
-        if keyword is not None and keyword in self.kwargs:
-            return self.kwargs[keyword]
-        if index is not None and index < len(self.args):
-            return self.args[index]
-        for mapping in self.star_kwargs:
-            if isinstance(mapping, Mapping_) and keyword in mapping.items:
-                return mapping.items[keyword]
-        if self.star_kwargs and not all(isinstance(m, Mapping_) for m in self.star_kwargs):
-            return UNKNOWN
-        return default
-
-    def keyword_node(self, keyword: str) -> cst.CSTNode | None:
-        for arg in self.node.args:
-            if arg.keyword is not None and arg.keyword.value == keyword:
-                return arg.value
-        return None
-
-    def arg_node(self, index: int, keyword: str | None = None) -> cst.CSTNode | None:
-        if keyword is not None:
-            found = self.keyword_node(keyword)
-            if found is not None:
-                return found
-        positional = [a for a in self.node.args if a.keyword is None and not a.star]
-        return positional[index].value if index < len(positional) else None
 
 
 def _same(left: Any, right: Any) -> bool:
@@ -850,24 +934,106 @@ def _fill_and_scalar(left: Any, right: Any) -> tuple[Tensor | None, float | None
     return None, None
 
 
-def _assigned_name(module: "ModuleModel", line: cst.SimpleStatementLine | None,
-                   node: cst.CSTNode) -> str | None:
+def _assigned_name(module: ModuleModel, line: cst.SimpleStatementLine | None) -> str | None:
+    """The name the statement being executed assigns to (the value being computed flows there)."""
     for small in line.body if line is not None else ():
-        if isinstance(small, cst.Assign) and small.value is node and len(small.targets) == 1:
-            return module.code_for(small.targets[0].target)
-        if isinstance(small, cst.AugAssign) and small is node:
-            return module.code_for(small.target)
+        if isinstance(small, cst.Assign) and len(small.targets) == 1:
+            target = small.targets[0].target
+        elif isinstance(small, (cst.AugAssign, cst.AnnAssign)):
+            target = small.target
+        else:
+            continue
+        if isinstance(target, (cst.Name, cst.Attribute, cst.Subscript)):
+            return module.code_for(target)
     return None
 
 
 def _expression_children(node: cst.CSTNode) -> Iterable[cst.BaseExpression]:
-    from ganlint.model.module import iter_children
-
     for child in iter_children(node):
         if isinstance(child, cst.BaseExpression):
             yield child
         else:
             yield from _expression_children(child)
+
+
+def _mentioned_elsewhere(function: FunctionRef, mentions: Counter[str]) -> bool:
+    """Whether the module names the function (for a method: its class, or the method itself)
+    again after defining it: some code there calls it, and it should run from there."""
+    node = function.node
+    if not isinstance(node, cst.FunctionDef):
+        return False
+    name = node.name.value
+    if function.class_ref is not None:
+        if mentions[function.class_ref.name] > 1:
+            return True
+        return not (name.startswith("__") and name.endswith("__")) and mentions[name] > 1
+    return mentions[name] > 1
+
+
+def _forget_attributes(instance: Instance) -> None:
+    """Attributes were set under names the model cannot read: any known one may be stale."""
+    for name in instance.attrs:
+        instance.attrs[name] = UNKNOWN
+
+
+def _mapping_arguments(call: CallSite) -> tuple[dict[str, Any], bool]:
+    """The key/value pairs `dict(...)` or `d.update(...)` receives, and whether they are all known."""
+    items: dict[str, Any] = {}
+    complete = True
+    for value in [*call.args, *call.star_kwargs]:
+        if isinstance(value, Mapping_) and not value.open:
+            items.update(value.items)
+        else:
+            complete = False
+    items.update(call.kwargs)
+    return items, complete
+
+
+class _PythonBuiltin:
+    """A Python builtin whose meaning is plain Python (attributes, dicts), not an ML API."""
+
+    __slots__ = ("function",)
+
+    def __init__(self, function: Callable[[Interpreter, CallSite], Any]) -> None:
+        self.function = function
+
+
+def _builtin_setattr(interpreter: Interpreter, call: CallSite) -> Any:
+    owner, name = call.arg(0), call.arg(1)
+    if isinstance(name, Const) and isinstance(name.value, str):
+        interpreter.set_attribute(owner, name.value, call.arg(2), call.module, call.node)
+    elif isinstance(owner, Instance):
+        _forget_attributes(owner)
+    return Const(None)
+
+
+def _builtin_getattr(interpreter: Interpreter, call: CallSite) -> Any:
+    # `getattr(args, "clipnorm", None)`: an attribute the model does not know is UNKNOWN, never
+    # the default (which would read as "no clipping" when the attribute may well be set)
+    name = call.arg(1)
+    if not isinstance(name, Const) or not isinstance(name.value, str):
+        return UNKNOWN
+    return interpreter.attribute_of(call.arg(0), name.value)
+
+
+def _builtin_dict(interpreter: Interpreter, call: CallSite) -> Any:
+    items, complete = _mapping_arguments(call)
+    return Mapping_(items, open=not complete)
+
+
+def _builtin_super(interpreter: Interpreter, call: CallSite) -> Any:
+    function = call.frame.function
+    if call.args or function is None or function.class_ref is None or not isinstance(function.bound_self, Instance):
+        return UNKNOWN
+    return Super(function.bound_self, function.class_ref)
+
+
+_PYTHON_BUILTINS: dict[str, _PythonBuiltin] = {
+    "setattr": _PythonBuiltin(_builtin_setattr),
+    "getattr": _PythonBuiltin(_builtin_getattr),
+    "dict": _PythonBuiltin(_builtin_dict),
+    "super": _PythonBuiltin(_builtin_super),
+}
 
 
 _ARITHMETIC: dict[str, Callable[[Any, Any], Any]] = {

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import ast
 import dataclasses
-from pathlib import Path
 from typing import Any, Iterator
 
 import libcst as cst
@@ -196,18 +195,6 @@ class ModuleModel:
 
     def __repr__(self) -> str:
         return f"ModuleModel({self.path!r})"
-
-
-def dotted_name_for(path: Path, root: Path | None) -> str | None:
-    """The import name of ``path`` relative to ``root`` (``pkg/models.py`` -> ``pkg.models``)."""
-    try:
-        relative = path.resolve().relative_to(root.resolve()) if root else Path(path.name)
-    except ValueError:
-        relative = Path(path.name)
-    parts = list(relative.with_suffix("").parts)
-    if parts and parts[-1] == "__init__":
-        parts.pop()
-    return ".".join(parts) if parts else None
 
 
 class _FastPositionState(PositionProvidingCodegenState):

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Iterable
-
 import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
 
 import libcst as cst
 
@@ -13,10 +13,11 @@ from ganlint.model.facts import Facts
 from ganlint.model.interpret import Interpreter
 from ganlint.model.module import ModuleModel
 
-
 # A file that mentions none of these cannot hold Keras GAN code worth a finding: the linter does not
 # parse it, and the program model treats an import of it as a library it knows nothing about.
-MENTIONS_KERAS = re.compile(rb"keras|tensorflow|GradientTape|apply_gradients|from_logits|_crossentropy")
+# `train_on_batch`: a training script that imports only numpy and the user's own model module.
+MENTIONS_KERAS = re.compile(
+    rb"keras|tensorflow|GradientTape|apply_gradients|from_logits|_crossentropy|train_on_batch|fit_generator")
 
 
 _INSTALLED = frozenset({"site-packages", "dist-packages"})
@@ -38,11 +39,14 @@ class Project:
         self.interpreter = Interpreter(self)
         self._import_cache: dict[tuple, Path | None] = {}
         self._failed: set[Path] = set()
+        # Questions about the whole run asked by several rules (label flows), answered once after
+        # analysis, when the facts are complete.
+        self.derived: dict[str, Any] = {}
 
     def add(self, path: Path, source: str, tree: cst.Module, display_path: str) -> ModuleModel:
         resolved = path.resolve() if path.exists() else path
         module = ModuleModel(display_path, source, tree, None, self)
-        module.file_path = resolved
+        module.file_path = resolved  # type: ignore[attr-defined]  # read by _path_of (the runner passes stand-ins)
         self.modules[resolved] = module
         return module
 

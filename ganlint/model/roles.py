@@ -15,8 +15,8 @@ that a reader can follow a decision: a role needs 3 points and must beat the oth
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 from ganlint.model.graph import is_pass_through, ordered_layers
 from ganlint.model.names import name_tokens

@@ -9,7 +9,7 @@ cannot be resolved, and every rule treats it as "stay silent".
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any
 
 import libcst as cst
 
@@ -18,9 +18,9 @@ if TYPE_CHECKING:
 
 
 class _Unknown:
-    _instance: Optional["_Unknown"] = None
+    _instance: _Unknown | None = None
 
-    def __new__(cls) -> "_Unknown":
+    def __new__(cls) -> _Unknown:
         if cls._instance is None:
             cls._instance = super().__new__(cls)
         return cls._instance
@@ -39,7 +39,7 @@ UNKNOWN: Any = _Unknown()
 class Site:
     """A syntax node together with the module it belongs to, so it can be located and quoted."""
 
-    module: "ModuleModel"
+    module: ModuleModel
     node: cst.CSTNode
     # The simple statement line being executed when the node was seen: lets positions be computed
     # from that one line. A wrong or missing hint only costs a slower lookup.
@@ -69,6 +69,7 @@ class Sequence_:
 @dataclass(eq=False)
 class Mapping_:
     items: dict[str, Any]
+    open: bool = False  # may hold keys not in ``items`` (updated from an unknown mapping)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -96,10 +97,7 @@ class Layer:
     explicit_name: str | None = None
     units: int | None = None
     role: str = "compute"  # compute | shape | merge-multiply | merge | recurrent | normalize
-
-    @property
-    def is_weighted(self) -> bool:
-        return self.role in ("compute", "recurrent", "normalize")
+    input_shape: tuple | None = None  # `input_shape=`/`input_dim=` given to the constructor
 
 
 @dataclass(eq=False)
@@ -117,7 +115,7 @@ class Op:
     site: Site | None = None
     layer: Layer | None = None
     activation: Activation | None = None
-    model: "Model | None" = None
+    model: Model | None = None
     head: int | None = None
     shape: tuple | None = None
     detail: Any = None
@@ -126,7 +124,7 @@ class Op:
 @dataclass(eq=False)
 class Tensor:
     op: Op
-    inputs: tuple["Tensor", ...] = ()
+    inputs: tuple[Tensor, ...] = ()
 
 
 @dataclass(eq=False)
@@ -142,9 +140,12 @@ class Model:
     input_shape: tuple | None = None
     complete: bool = True  # False when part of the graph could not be resolved
     # usage evidence, filled by the interpreter
-    fed_by_model: list["Model"] = field(default_factory=list)
-    feeds_model: list["Model"] = field(default_factory=list)
+    fed_by_model: list[Model] = field(default_factory=list)
+    feeds_model: list[Model] = field(default_factory=list)
     fed_noise: bool = False
+    # training, filled by the interpreter
+    compiled: Any = None  # the facts.Compile last applied to it
+    custom_train_step: bool = False  # its class overrides `train_step`
 
     @property
     def display_name(self) -> str:
@@ -184,11 +185,14 @@ class LossRef:
 
 @dataclass(eq=False)
 class Optimizer:
-    kind: str
+    """One optimizer instance: two uses of the same object share its state (slots, step count)."""
+
+    kind: str  # class name: Adam, AdamOptimizer (also for `"adam"`, the class Keras makes of it)
     site: Site
     clipping: bool | None  # None: could not tell (e.g. **kwargs from an unknown dict)
     variable: str | None = None
-    inner: "Optimizer | None" = None  # LossScaleOptimizer wraps another
+    inner: Optimizer | None = None  # LossScaleOptimizer wraps another
+    from_string: bool = False  # `compile(optimizer="adam")`: Keras builds it with its defaults
 
 
 @dataclass(eq=False)
@@ -207,7 +211,7 @@ class Gradients:
 @dataclass(eq=False)
 class GradsAndVars:
     gradients: Any
-    model: "Model | None" = None  # whose variables the gradients are paired with
+    model: Model | None = None  # whose variables the gradients are paired with
 
 
 @dataclass(eq=False)
@@ -225,15 +229,15 @@ class Tape:
 
 @dataclass(eq=False)
 class FunctionRef:
-    module: "ModuleModel"
+    module: ModuleModel
     node: cst.FunctionDef | cst.Lambda
     bound_self: Any = None
-    class_ref: "ClassRef | None" = None
+    class_ref: ClassRef | None = None
 
 
 @dataclass(eq=False)
 class ClassRef:
-    module: "ModuleModel"
+    module: ModuleModel
     node: cst.ClassDef
     bases: list[Any] = field(default_factory=list)
 
@@ -247,6 +251,21 @@ class Instance:
     class_ref: ClassRef
     attrs: dict[str, Any] = field(default_factory=dict)
     model: Model | None = None  # set for subclasses of keras.Model that define call()
+
+
+@dataclass(eq=False)
+class InstanceDict:
+    """`obj.__dict__` of a user class instance: `update` and item assignment set attributes."""
+
+    instance: Instance
+
+
+@dataclass(eq=False)
+class Super:
+    """`super()` inside a method: attribute lookup starts at the bases of ``class_ref``."""
+
+    instance: Instance
+    class_ref: ClassRef
 
 
 @dataclass(eq=False)

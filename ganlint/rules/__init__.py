@@ -1,1 +1,1 @@
-"""One module per rule. Each defines a `Rule` subclass; `ganlint.registry` lists them."""
+"""One module per check. Each defines a `Check` subclass; `ganlint.registry` finds them."""

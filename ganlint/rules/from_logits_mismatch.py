@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from ganlint.findings import Severity
 from ganlint.model.graph import output_source
@@ -8,6 +8,14 @@ from ganlint.model.values import PROBABILITY_ACTIVATIONS
 from ganlint.rule import Invalid, Report, Rule, RuleContext, Valid
 
 _PREAMBLE = "import tensorflow as tf\nfrom tensorflow import keras\nfrom tensorflow.keras import layers\n"
+
+
+_TWO_HEADS = ("def make_discriminator():\n    img = keras.Input(shape=(784,))\n"
+              "    h = layers.Dense(128, activation='relu')(img)\n"
+              "    validity = {validity}(h)\n"
+              "    label = layers.Dense(10, activation='softmax', name='label')(h)\n"
+              "    return keras.Model(img, [validity, label])\n"
+              "discriminator = make_discriminator()\n")
 
 
 def _discriminator(head: str) -> str:
@@ -26,7 +34,10 @@ class FromLogitsMismatch(Rule):
 
     The link from model to loss is followed through variables, loss helper functions
     (`generator_loss(fake_output)`), `compile` of the model or of a combined model, and across the
-    project's own modules. Two heads of one model, each with its own loss, are checked separately.
+    project's own modules. A model with several outputs (`Model(img, [validity, label])`) has
+    each head checked against the loss that receives it: its whole output list passed to one loss,
+    the outputs unpacked or indexed, `compile(loss=[...])` (one loss per output) or
+    `compile(loss={"validity": ...})` (by output layer name).
 
     ## Why is this bad?
     Probabilities treated as logits are squashed a second time: the loss can never fall below
@@ -69,7 +80,7 @@ class FromLogitsMismatch(Rule):
     SUMMARY = "loss expects logits but the model outputs probabilities, or the reverse"
     PROBES = ("logit_range",)
 
-    VALID = [
+    VALID = (
         Valid(_PREAMBLE + _discriminator("layers.Dense(1)")
               + "bce = keras.losses.BinaryCrossentropy(from_logits=True)\n"
               "def d_loss(x):\n    out = discriminator(x)\n    return bce(tf.ones_like(out), out)\n"),
@@ -90,10 +101,14 @@ class FromLogitsMismatch(Rule):
               "discriminator = make_discriminator()\n"
               "discriminator.compile(loss=[keras.losses.BinaryCrossentropy(from_logits=True),\n"
               "                            'sparse_categorical_crossentropy'])\n"),
-    ]
-    INVALID = [
+        # two heads by output name: each with the right loss
+        Valid(_PREAMBLE + _TWO_HEADS.format(validity="layers.Dense(1, name='validity')")
+              + "discriminator.compile(loss={'label': 'sparse_categorical_crossentropy',\n"
+              "                             'validity': keras.losses.BinaryCrossentropy(from_logits=True)})\n"),
+    )
+    INVALID = (
         Invalid(_PREAMBLE + _discriminator("layers.Dense(1, activation='sigmoid')")
-                + "cross_entropy = keras.losses.BinaryCrossentropy(from_logits=True)\n"
+                + "cross_entropy = keras.losses.BinaryCrossentropy(from_logits=True)  # <- here: keras\n"
                 "def discriminator_loss(real_output, fake_output):\n"
                 "    return (cross_entropy(tf.ones_like(real_output), real_output)\n"
                 "            + cross_entropy(tf.zeros_like(fake_output), fake_output))\n"
@@ -101,14 +116,29 @@ class FromLogitsMismatch(Rule):
                 "    real_output = discriminator(images)\n"
                 "    return discriminator_loss(real_output, real_output)\n"),
         Invalid(_PREAMBLE + _discriminator("layers.Dense(1)")
-                + "discriminator.compile(loss='binary_crossentropy', optimizer='adam')\n"),
+                + "discriminator.compile(loss='binary_crossentropy', optimizer='adam')  # <- here: 'binary\n"),
         Invalid(_PREAMBLE + _discriminator("layers.Dense(1, activation='sigmoid')")
                 + "def d_loss(x):\n    logits = discriminator(x)\n"
-                "    return tf.nn.sigmoid_cross_entropy_with_logits(labels=tf.ones_like(logits), logits=logits)\n"),
-    ]
+                "    return tf.nn.sigmoid_cross_entropy_with_logits(labels=tf.ones_like(logits), logits=logits)"
+                "  # <- here: tf.nn\n"),
+        # the whole output list of a two-headed discriminator into one logits loss: both heads
+        # already apply an activation (sigmoid, softmax), so the loss is reported for each
+        Invalid(_PREAMBLE + _TWO_HEADS.format(validity="layers.Dense(1, activation='sigmoid')")
+                + "bce = keras.losses.BinaryCrossentropy(from_logits=True)  # <- here (2): keras\n"
+                "def d_loss(images, targets):\n    return bce(targets, discriminator(images))\n"),
+        # unpacked heads, each with its own loss: only the linear head fed a probability loss
+        Invalid(_PREAMBLE + _TWO_HEADS.format(validity="layers.Dense(1)")
+                + "bce = keras.losses.BinaryCrossentropy()  # <- here: keras\n"
+                "cce = keras.losses.SparseCategoricalCrossentropy()\n"
+                "def d_loss(images, valid, labels):\n    validity, label = discriminator(images)\n"
+                "    return bce(valid, validity) + cce(labels, label)\n"),
+        # `compile(loss=[...])` from a variable, as Keras-GAN's ACGAN writes it
+        Invalid(_PREAMBLE + _TWO_HEADS.format(validity="layers.Dense(1)")
+                + "losses = ['binary_crossentropy', 'sparse_categorical_crossentropy']\n"
+                "discriminator.compile(loss=losses, optimizer='adam')  # <- here: losses\n"),
+    )
 
     def check(self, context: RuleContext) -> Iterator[Report]:
-        reported: set[tuple] = set()
         for use in context.facts.loss_uses:
             loss = use.loss
             if loss.expects not in ("logits", "probabilities") or loss.site.module is not context.module:
@@ -128,10 +158,6 @@ class FromLogitsMismatch(Rule):
                            f"pass `from_logits=True`")
             else:
                 continue
-            key = (id(loss.site.node), id(model), id(source.producer))
-            if key in reported:
-                continue
-            reported.add(key)
             producer_site = source.producer.site
             layer = source.producer.layer
             related = []

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 from ganlint.findings import Severity
 from ganlint.model.catalog import ACTIVATION_ALIASES
@@ -97,7 +97,7 @@ class SaturatingHiddenActivation(Rule):
                 names.append(canonical)
             object.__setattr__(self, "activations", tuple(dict.fromkeys(names)))
 
-    VALID = [
+    VALID = (
         # sigmoid at the output of the discriminator, tanh at the output of the generator
         Valid(_PREAMBLE + _DISCRIMINATOR.replace("layers.Dense(1)", "layers.Dense(1, activation='sigmoid')")
               + "def make_generator():\n    return keras.Sequential([keras.Input(shape=(100,)), "
@@ -121,25 +121,31 @@ class SaturatingHiddenActivation(Rule):
         # a plain classifier is not a GAN
         Valid(_PREAMBLE + "model = keras.Sequential([keras.Input(shape=(20,)), "
               "layers.Dense(64, activation='sigmoid'), layers.Dense(10, activation='softmax')])\n"),
-    ]
-    INVALID = [
+    )
+    INVALID = (
         Invalid(_PREAMBLE + _DISCRIMINATOR + "def make_generator():\n    return keras.Sequential([\n"
-                "        keras.Input(shape=(100,)), layers.Dense(128, activation='sigmoid'),\n"
+                "        keras.Input(shape=(100,)), layers.Dense(128, activation='sigmoid'),  # <- here: 'sigmoid'\n"
                 "        layers.Dense(784, activation='tanh')])\n"),
         Invalid(_PREAMBLE + _DISCRIMINATOR + "def make_generator():\n    model = keras.Sequential()\n"
-                "    model.add(layers.Dense(128, input_shape=(100,), activation=tf.nn.sigmoid))\n"
+                "    model.add(layers.Dense(128, input_shape=(100,), activation=tf.nn.sigmoid))  # <- here: tf.nn\n"
                 "    model.add(layers.Dense(784, activation='tanh'))\n    return model\n"),
         Invalid(_PREAMBLE + _DISCRIMINATOR + "def make_generator():\n"
                 "    z = keras.Input(shape=(100,))\n    h = layers.Dense(128)(z)\n"
-                "    h = layers.Activation('tanh')(h)\n"
+                "    h = layers.Activation('tanh')(h)  # <- here: layers\n"
                 "    return keras.Model(z, layers.Dense(784, activation='tanh')(h))\n"),
         Invalid(_PREAMBLE + _DISCRIMINATOR + "class Generator(keras.Model):\n"
                 "    def __init__(self):\n        super().__init__()\n"
                 "        self.hidden = layers.Dense(128)\n        self.out = layers.Dense(784, activation='tanh')\n"
-                "    def call(self, z):\n        return self.out(tf.sigmoid(self.hidden(z)))\n"
+                "    def call(self, z):\n        return self.out(tf.sigmoid(self.hidden(z)))  # <- here: tf.sigmoid\n"
                 "generator = Generator()\ndiscriminator = make_discriminator()\n"
                 "fake = discriminator(generator(tf.random.normal((8, 100))))\n"),
-    ]
+        # a builder with a parameter, called with an argument from a function defined after it
+        Invalid(_PREAMBLE + _DISCRIMINATOR + "def make_generator(latent_dim):\n"
+                "    return keras.Sequential([keras.Input(shape=(latent_dim,)),\n"
+                "        layers.Dense(128, activation='sigmoid'),  # <- here: 'sigmoid'\n"
+                "        layers.Dense(784, activation='tanh')])\n"
+                "def train():\n    generator = make_generator(100)\n    discriminator = make_discriminator()\n"),
+    )
 
     def check(self, context: RuleContext) -> Iterator[Report]:
         for model in context.models():
@@ -147,20 +153,16 @@ class SaturatingHiddenActivation(Rule):
             if role not in (GENERATOR, DISCRIMINATOR):
                 continue
             layers = ordered_layers(model)
-            seen: set[int] = set()
             for site in activation_sites(model):
                 activation = site.activation
                 if activation.name not in self.options.activations or activation.site is None:
                     continue
-                if activation.site.module is not context.module or id(activation.site.node) in seen:
+                if activation.site.module is not context.module or classify(model, site) != "hidden":
                     continue
-                if classify(model, site) != "hidden":
-                    continue
-                seen.add(id(activation.site.node))
                 layer = site.layer
                 layer_subject = None
                 if layer is not None:
-                    same_kind = [l for l in layers if l.kind == layer.kind]
+                    same_kind = [other for other in layers if other.kind == layer.kind]
                     layer_subject = {
                         "index": layers.index(layer) if layer in layers else None,
                         "kind": layer.kind,

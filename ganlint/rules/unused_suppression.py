@@ -1,9 +1,14 @@
+"""GAN901: suppressions that suppress nothing. An engine-level check: the engine finds the unused
+suppressions after every rule has run on a file (`ganlint.suppress.problems`) and this module
+words the findings."""
+
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterator, Sequence
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from ganlint.findings import Applicability, Edit, Finding, Fix, Position, Range, Severity
-from ganlint.rule import Invalid, Report, Rule, RuleContext, Valid
+from ganlint.rule import EngineCheck, Invalid, Valid
 
 if TYPE_CHECKING:
     from ganlint.suppress import Problem
@@ -11,7 +16,7 @@ if TYPE_CHECKING:
 _PREAMBLE = "import tensorflow as tf\nfrom tensorflow import keras\nfrom tensorflow.keras import layers\n"
 
 
-class UnusedSuppression(Rule):
+class UnusedSuppression(EngineCheck):
     """
     ## What it does
     Flags `# ganlint: ignore[...]` and `# ganlint: ignore-file[...]` comments that suppress
@@ -58,29 +63,28 @@ class UnusedSuppression(Rule):
     SEVERITY = Severity.INFO
     SUMMARY = "a `# ganlint: ignore` comment that suppresses nothing"
 
-    VALID = [
+    VALID = (
         # suppresses a rule that is not enabled in this run: not reported
         Valid(_PREAMBLE + "model = keras.Sequential([layers.Dense(1)])  # ganlint: ignore[GAN101]\n"),
         # text in a string is not a comment
         Valid(_PREAMBLE + "HELP = 'write # ganlint: ignore to silence a line'\n"),
         # a suppression of this rule itself is never reported as unused
         Valid(_PREAMBLE + "x = 1  # ganlint: ignore[unused-suppression]\n"),
-    ]
-    INVALID = [
-        Invalid(_PREAMBLE + "model = keras.Sequential([layers.Dense(1)])  # ganlint: ignore\n",
-                expected_fix=_PREAMBLE + "model = keras.Sequential([layers.Dense(1)])\n"),
-        Invalid(_PREAMBLE + "model = keras.Sequential([layers.Dense(1)])  # ganlint: ignore[GAN999]\n"),
-        Invalid(_PREAMBLE + "model = keras.Sequential([layers.Dense(1)])  # ganlint: ignore GAN101\n"),
-        Invalid(_PREAMBLE + "# ganlint: ignore-file\nmodel = keras.Sequential([layers.Dense(1)])\n"),
-    ]
+    )
+    # (the `# <- here: #` markers point at the directive's `#`, the first on the line)
+    INVALID = (
+        Invalid(_PREAMBLE + "model = keras.Sequential([layers.Dense(1)])  # ganlint: ignore  # <- here: #\n",
+                expected_fix=_PREAMBLE + "model = keras.Sequential([layers.Dense(1)])  # <- here: #\n"),
+        Invalid(_PREAMBLE + "model = keras.Sequential([layers.Dense(1)])  # ganlint: ignore[GAN999]  # <- here: #\n"),
+        Invalid(_PREAMBLE + "model = keras.Sequential([layers.Dense(1)])  # ganlint: ignore GAN101  # <- here: #\n"),
+        Invalid(_PREAMBLE + "# ganlint: ignore-file  # <- here\nmodel = keras.Sequential([layers.Dense(1)])\n"),
+    )
 
-    def check(self, context: RuleContext) -> Iterator[Report]:
-        return iter(())  # fed by the engine after suppression; see `findings`
+    def findings(self, filename: str, problems: Sequence[Problem], names: Mapping[str, str]) -> list[Finding]:
+        """One finding per problem; ``names`` gives each rule code's name, for the messages."""
+        return [self.finding(filename, problem, names) for problem in problems]
 
-    def findings(self, filename: str, problems: Sequence[Problem]) -> list[Finding]:
-        return [self.finding(filename, problem) for problem in problems]
-
-    def finding(self, filename: str, problem: Problem) -> Finding:
+    def finding(self, filename: str, problem: Problem, names: Mapping[str, str]) -> Finding:
         where = "in this file" if problem.file_level else "on this line"
         if problem.kind == "unknown":
             message = f"`{problem.text}` names no rule `{problem.selector}`; it suppresses nothing"
@@ -92,7 +96,7 @@ class UnusedSuppression(Rule):
         elif not problem.unused:
             message = f"unused suppression `{problem.text}`: nothing is reported {where}"
         else:
-            about = ", ".join(_describe(selector, codes) for selector, codes in problem.unused)
+            about = ", ".join(_describe(selector, codes, names) for selector, codes in problem.unused)
             verb = "reports" if len(problem.unused) == 1 else "report"
             message = f"unused suppression: {about} {verb} nothing {where}"
         fix = None
@@ -112,12 +116,10 @@ class UnusedSuppression(Rule):
         )
 
 
-def _describe(selector: str, codes: tuple[str, ...]) -> str:
-    from ganlint.registry import BY_CODE  # here: the registry imports this module
-
-    names = [BY_CODE[code].NAME if code in BY_CODE else code for code in codes]
+def _describe(selector: str, codes: tuple[str, ...], names: Mapping[str, str]) -> str:
+    spelled = [names.get(code, code) for code in codes]
     if len(codes) == 1 and selector.upper() == codes[0]:
-        return f"`{selector}` ({names[0]})"
-    if len(codes) == 1 and selector.lower() == names[0]:
+        return f"`{selector}` ({spelled[0]})"
+    if len(codes) == 1 and selector.lower() == spelled[0]:
         return f"`{selector}` ({codes[0]})"
     return f"`{selector}` ({', '.join(codes)})"

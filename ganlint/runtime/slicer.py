@@ -12,7 +12,6 @@ import ast
 
 _DROP_CALLS = ("load", "read", "open", "download", "fit", "train", "get_file", "from_tensor_slices",
                "glob", "listdir", "savefig", "show", "save", "imread", "map", "batch", "shuffle")
-_KEEP_IF = ("__name__",)
 
 
 def _names_read(node: ast.AST) -> set[str]:
