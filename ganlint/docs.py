@@ -1,9 +1,11 @@
 """The rule reference: `ganlint rule CODE`, `ganlint rule --all` and the generated `rules/` folder.
 
 Everything here is derived from the rule classes: their docstrings (sections What it does / Why is
-this bad? / Example / Use instead / Fix safety / Runtime confirmation), code, name, severity,
-summary, options and probes. Whether a rule has a fix, and how safe it is, is not written by hand:
-it is what the rule's own INVALID examples produce when linted.
+this bad? / Example / Use instead / Fix safety), code, name, severity, summary and options. The
+"Runtime confirmation" section is the docstring of the rule's runtime check
+(`ganlint.runtime.checks`), where what `ganlint profile` measures is written next to the code that
+measures it; a rule without a check says so in its own docstring. Whether a rule has a fix, and how
+safe it is, is not written by hand: it is what the rule's own INVALID examples produce when linted.
 
 ``python -m ganlint.docs`` (or ``ganlint rule --all --format markdown --output rules/``) rewrites
 ``rules/`` and the rules table of the project README; ``python -m ganlint.docs --check`` exits 1
@@ -43,9 +45,20 @@ def page_name(rule: type[Check]) -> str:
     return f"{rule.CODE}-{rule.NAME}.md"
 
 
+def runtime_check(rule: type[Check]) -> type | None:
+    """The rule's runtime check (no TensorFlow is imported to find it)."""
+    from ganlint.runtime.checks import CHECKS
+
+    return CHECKS.get(rule.CODE)
+
+
 def sections(rule: type[Check]) -> dict[str, str]:
-    """The documentation sections, with "Use instead:" split out of "Example"."""
+    """The documentation sections, with "Use instead:" split out of "Example" and "Runtime
+    confirmation" taken from the rule's runtime check."""
     docs = dict(rule.documentation())
+    check = runtime_check(rule)
+    if check is not None:
+        docs["runtime confirmation"] = check.documentation()
     example = docs.get("example", "")
     match = re.search(r"(?m)^Use instead:?[ \t]*$", example)
     if match and "use instead" not in docs:
@@ -86,7 +99,7 @@ def as_json(rule: type[Check]) -> dict[str, Any]:
     return {
         "code": rule.CODE, "name": rule.NAME, "severity": str(rule.SEVERITY), "summary": rule.SUMMARY,
         "fix": fix_availability(rule), "url": RULES_URL.format(code=rule.CODE, name=rule.NAME),
-        "probes": list(rule.PROBES), "options": options_toml(rule),
+        "runtime_check": runtime_check(rule) is not None, "options": options_toml(rule),
         "documentation": {TITLES[key]: docs.get(key, "") for key in SECTIONS},
     }
 
@@ -95,9 +108,9 @@ def as_markdown(rule: type[Check], banner: bool = True) -> str:
     docs = sections(rule)
     lines = [BANNER, ""] if banner else []
     lines += [f"# {rule.CODE}: {rule.NAME}", "", f"{rule.SUMMARY[0].upper()}{rule.SUMMARY[1:]}.", "",
-              "| Code | Name | Severity | Fix | Runtime probes |", "|---|---|---|---|---|",
+              "| Code | Name | Severity | Fix | Runtime check |", "|---|---|---|---|---|",
               f"| `{rule.CODE}` | `{rule.NAME}` | {rule.SEVERITY} | {fix_availability(rule)} | "
-              f"{', '.join(f'`{p}`' for p in rule.PROBES) or '-'} |", ""]
+              f"{'yes' if runtime_check(rule) is not None else 'no'} |", ""]
     for key in SECTIONS:
         lines += [f"## {TITLES[key]}", "", docs.get(key) or "-", ""]
     options = options_toml(rule)

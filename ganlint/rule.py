@@ -143,7 +143,6 @@ class Check:
     Options: ClassVar[type] = NoOptions
     VALID: ClassVar[Sequence[Valid]] = ()
     INVALID: ClassVar[Sequence[Invalid]] = ()
-    PROBES: ClassVar[tuple[str, ...]] = ()  # runtime probes that can confirm this rule
 
     def __init__(self, options: Any = None) -> None:
         self.options = options if options is not None else self.Options()

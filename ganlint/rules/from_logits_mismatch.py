@@ -67,18 +67,12 @@ class FromLogitsMismatch(Rule):
     ## Fix safety
     No automatic fix: either the loss or the model's last activation can be the one to change.
 
-    ## Runtime confirmation
-    `ganlint profile` computes the user's loss on the real batch and the correct loss on the true
-    logits at the same weights, and compares the generator's gradient norms. Confirmed when they
-    differ (ratio under 0.5 or over 2); dismissed, with a note that the repair is fragile, when
-    Keras repaired the mismatch at runtime. Tags: `GAN201/grad_ratio`, `D/output/...`.
     """
 
     CODE = "GAN201"
     NAME = "from-logits-mismatch"
     SEVERITY = Severity.WARNING
     SUMMARY = "loss expects logits but the model outputs probabilities, or the reverse"
-    PROBES = ("logit_range",)
 
     VALID = (
         Valid(_PREAMBLE + _discriminator("layers.Dense(1)")

@@ -48,17 +48,12 @@ class LabelSmoothingOnZeros(Rule):
     but it is a change in behaviour, so it is applied only with `--unsafe-fixes`, and offered only
     when the product is proven to be used as labels (a name alone is not proof).
 
-    ## Runtime confirmation
-    `ganlint profile` records the targets passed to every loss call. The finding is confirmed when
-    the targets built here are exactly 0 on every step (tag `GAN202/labels/...`), and dismissed when
-    they are not.
     """
 
     CODE = "GAN202"
     NAME = "label-smoothing-on-zeros"
     SEVERITY = Severity.ERROR
     SUMMARY = "`zeros * c` is still zeros: label smoothing that never happens"
-    PROBES = ("label_stats",)
 
     VALID = (
         Valid("import tensorflow as tf\nreal = tf.ones((8, 1)) * 0.9\n"),

@@ -76,18 +76,12 @@ class MissingGradientClipping(Rule):
     ## Fix safety
     No automatic fix: the clipping threshold is a training decision.
 
-    ## Runtime confirmation
-    `ganlint profile` logs the global gradient norm of each network every step. The finding is
-    confirmed when the norm spikes (more than 5x the median of the previous 10 steps, or a maximum
-    over 10x the median) or becomes non-finite, and dismissed when the spike ratio stays under 2.
-    Tags: `G/grad_norm`, `D/grad_norm`, `GAN301/spike_ratio`.
     """
 
     CODE = "GAN301"
     NAME = "missing-gradient-clipping"
     SEVERITY = Severity.INFO
     SUMMARY = "gradients applied without any clipping"
-    PROBES = ("gradient_norm",)
 
     VALID = (
         Valid(

@@ -68,18 +68,12 @@ class SaturatingHiddenActivation(Rule):
     ## Fix safety
     No automatic fix: which activation to use instead is a modelling decision.
 
-    ## Runtime confirmation
-    `ganlint profile` measures the RMS of the gradient of the layer's kernel against the next
-    weighted layer's, as a median over the run, and recomputes it with the activation swapped for
-    ReLU on the same weights and batch. Confirmed when the ratio is under 0.2 (or more than 20%
-    of units are saturated), dismissed above 0.3. Tags: `G/grad/...`, `GAN101/attenuation/...`.
     """
 
     CODE = "GAN101"
     NAME = "saturating-hidden-activation"
     SEVERITY = Severity.WARNING
     SUMMARY = "sigmoid/tanh in a hidden layer of a generator or discriminator"
-    PROBES = ("gradient_attenuation", "activation_saturation")
 
     @dataclass(frozen=True)
     class Options:

@@ -23,6 +23,19 @@ def test_judging_imports_neither_tensorflow_nor_numpy():
     assert completed.returncode == 0, completed.stdout + completed.stderr
 
 
+def test_every_rule_has_a_runtime_check_or_says_it_has_none():
+    from ganlint import docs
+    from ganlint.registry import ALL_RULES
+
+    for rule in ALL_RULES:
+        own = rule.documentation().get("runtime confirmation", "")
+        if rule.CODE in CHECKS:
+            assert not own, f"{rule.CODE}: the runtime confirmation is the check's docstring, not the rule's"
+            assert docs.sections(rule)["runtime confirmation"] == CHECKS[rule.CODE].documentation()
+        else:
+            assert own.startswith("None"), f"{rule.CODE} promises a runtime confirmation but has no check"
+
+
 def test_every_check_belongs_to_a_rule_or_is_runtime_only_and_is_documented():
     from ganlint.registry import BY_CODE
 

@@ -35,13 +35,16 @@ class MissingGradientClippingCheck(Check):
     MIN_STEPS = 20
 
     def _network(self, run: Run) -> str | None:
+        """The network the flagged apply (or the model compiled there) updates at runtime."""
         subject = self.subject
         optimizer = ((subject.get("optimizer") or {}).get("variable") or "").removeprefix("self.")
-        for event in run.recorder.events_of(OptimizerApply):
-            if optimizer and event.optimizer.removeprefix("self.") == optimizer:
-                roles = [r for r in event.variable_roles if r in ROLE_PREFIX]
-                if len(roles) == 1:
-                    return roles[0]
+        applies = run.recorder.events_of(OptimizerApply)
+        here = run.at_finding(self.finding, applies)
+        named = [e for e in applies if optimizer and e.optimizer.removeprefix("self.") == optimizer]
+        for events in (here, named):
+            roles = {r for event in events for r in event.variable_roles if r in ROLE_PREFIX}
+            if len(roles) == 1:
+                return roles.pop()
         role = (subject.get("model") or {}).get("role")
         if role in ROLE_PREFIX:
             return role
@@ -63,6 +66,8 @@ class MissingGradientClippingCheck(Check):
             first = next(step for step, v in points if v != v or v in (float("inf"), float("-inf")))
             numbers["first_non_finite_step"] = first
             return self.confirmed(f"the gradient norm became non-finite at step {first}", numbers, tags)
+        if not values:
+            return self.inconclusive(f"the {network} applied no gradients in this run", numbers, tags)
         if len(values) < self.MIN_STEPS:
             return self.inconclusive(f"only {len(values)} step(s) of gradient norms (need {self.MIN_STEPS})",
                                      numbers, tags)

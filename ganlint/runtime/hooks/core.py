@@ -200,7 +200,7 @@ class Hooks:
         self.tapes_open = 0
         self.loss_depth = 0  # > 0 inside a loss: the losses it calls are not the user's
         self.apply_depth = 0  # > 0 inside an apply: a wrapped optimizer's apply is the same one
-        self.compiled: list[Any] = []  # the compiled models whose loss Keras is computing now
+        self.compiled: list[Any] = []  # the compiled models Keras's own train step is running now
         self.step = StepState()
         self.bridge = Bridge()
         self._seen: set[tuple] = set()
@@ -209,6 +209,7 @@ class Hooks:
     def install(self) -> None:
         from ganlint.runtime.hooks import losses, models, optimizers, tapes, training_calls
 
+        self._install_compiled_step()
         optimizers.install(self)
         tapes.install(self)
         if Capture.LOSSES in self.captures:
@@ -216,6 +217,30 @@ class Hooks:
         models.install(self)
         if Capture.TRAINING_CALLS in self.captures:
             training_calls.install(self)
+
+    def _install_compiled_step(self) -> None:
+        """While Keras's own `train_step` (or `compute_loss`) runs, the loss and the optimizer
+        apply it makes are the ones the user wrote at `compile`: they take the compile's place."""
+        import keras
+
+        for name in ("train_step", "compute_loss"):
+            original = getattr(keras.Model, name)
+
+            def wrapper(model: Any, *args: Any, __original: Any = original, **kwargs: Any) -> Any:
+                self.compiled.append(model)
+                try:
+                    return __original(model, *args, **kwargs)
+                finally:
+                    self.compiled.pop()
+
+            self.patch(keras.Model, name, wrapper)
+
+    def place(self) -> Place | None:
+        """Where the user's code is: the innermost user frame, or inside Keras's compiled train step
+        the `compile` call that set it up."""
+        if self.compiled and id(self.compiled[-1]) in self.compile_places:
+            return self.compile_places[id(self.compiled[-1])]
+        return self.user.place()
 
     def uninstall(self) -> None:
         for saved in reversed(self._saved):

@@ -43,16 +43,6 @@ def install(hooks: Hooks) -> None:
         return out
 
     hooks.patch(keras.losses.Loss, "__call__", loss_call)
-    original_compute = keras.Model.compute_loss
-
-    def compute_loss(model: Any, *args: Any, **kwargs: Any) -> Any:
-        hooks.compiled.append(model)
-        try:
-            return original_compute(model, *args, **kwargs)
-        finally:
-            hooks.compiled.pop()
-
-    hooks.patch(keras.Model, "compute_loss", compute_loss)
     modules = {"keras.losses": keras.losses, "tf.keras.losses": getattr(tf.keras, "losses", None), "tf.nn": tf.nn}
     for name, takes_logits, homes in _FUNCTIONAL:
         owners = [modules[home] for home in homes if modules[home] is not None and hasattr(modules[home], name)]
@@ -92,9 +82,7 @@ def _functional(hooks: Hooks, name: str, original: Callable, takes_logits: bool)
 def on_loss(hooks: Hooks, name: str, kind: str, y_true: Any, y_pred: Any, out: Any, smoothing: float,
             from_logits: bool | None, unweighted: bool) -> None:
     state = hooks.current()
-    place = hooks.user.place()
-    if hooks.compiled:  # a compiled loss: the user wrote it at `compile`
-        place = hooks.compile_places.get(id(hooks.compiled[-1]), place)
+    place = hooks.place()
     # One series per call in the step: two calls on one line (`bce(r, real) + bce(f, fake)`)
     # get `bce/L38` and `bce/L38.2`; calls from library code `bce/call1`, `bce/call2`...
     base = f"{name}/L{place.line}" if place is not None else f"{name}/call"

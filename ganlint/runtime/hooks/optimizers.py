@@ -53,7 +53,7 @@ def record_apply(hooks: Hooks, optimizer: Any, grads: list, variables: list, err
     if not tf.inside_function():
         with contextlib.suppress(Exception):
             iterations = int(optimizer.iterations.numpy())
-    event = OptimizerApply(hooks.user.place(), hooks.name_of(optimizer), id(optimizer),
+    event = OptimizerApply(hooks.place(), hooks.name_of(optimizer), id(optimizer),
                            hooks.networks.roles_of_variables(variables), tuple(gradient_roles), none,
                            iterations, first_line(error) if error is not None else None)
     if hooks.once(("apply", event.place, event.optimizer_id, event.variable_roles, event.gradient_roles,
