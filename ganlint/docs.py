@@ -21,12 +21,15 @@ import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ganlint.findings import RULES_URL
 from ganlint.output import SCHEMA_VERSION
 from ganlint.registry import ALL_RULES, lookup
 from ganlint.rule import Check
+
+if TYPE_CHECKING:
+    from ganlint.runtime.checks.base import Check as RuntimeCheck
 
 ROOT = Path(__file__).resolve().parent.parent
 RULES_DIR = ROOT / "rules"
@@ -45,7 +48,7 @@ def page_name(rule: type[Check]) -> str:
     return f"{rule.CODE}-{rule.NAME}.md"
 
 
-def runtime_check(rule: type[Check]) -> type | None:
+def runtime_check(rule: type[Check]) -> type[RuntimeCheck] | None:
     """The rule's runtime check (no TensorFlow is imported to find it)."""
     from ganlint.runtime.checks import CHECKS
 

@@ -31,6 +31,7 @@ from ganlint.model.values import (
     Loss,
     LossRef,
     Mapping_,
+    MathCall,
     Model,
     ModelRef,
     ModelVariables,
@@ -660,6 +661,31 @@ def pass_through(call: CallSite) -> Any:
     return Tensor(Op("shape", call.site), tuple(sources))
 
 
+# Math functions the model follows on tensors: the op records which (a `MathCall`), so rules can
+# read `log(1 - D(G(z)))` or `mean(critic(real)) - mean(critic(fake))`.
+_MATH_FUNCTIONS = frozenset({
+    "log", "log1p", "exp", "sqrt", "square", "abs", "negative", "reduce_mean", "reduce_sum", "mean", "sum",
+    "reduce_max", "reduce_min", "max", "min", "logsumexp", "reduce_logsumexp", "norm",
+})
+_BINARY_MATH = {"subtract": "Subtract", "add": "Add", "divide": "Divide", "truediv": "Divide", "pow": "Power",
+                "power": "Power", "maximum": "Maximum", "minimum": "Minimum"}
+_MATH_MODULES = frozenset({"tensorflow", "tensorflow.math", "tensorflow.nn", "keras.ops", "keras.backend", "numpy",
+                           "jax.numpy", "tensorflow.experimental.numpy"})
+
+
+def math_call(name: str, call: CallSite) -> Any:
+    sources: list[Tensor] = []
+    for value in call.args[:1] + [call.kwargs.get(k) for k in ("x", "input_tensor", "a")]:
+        if isinstance(value, Tensor):
+            sources.append(value)
+        elif isinstance(value, Sequence_):
+            sources.extend(v for v in value.items if isinstance(v, Tensor))
+    if not sources:
+        return UNKNOWN
+    axis_given = len(call.args) > 1 or "axis" in call.kwargs
+    return Tensor(Op("opaque", call.site, detail=MathCall(name, axis_given)), tuple(sources))
+
+
 def activation_call(name: str, call: CallSite) -> Any:
     source = call.arg(0, "x")
     if not isinstance(source, Tensor):
@@ -737,6 +763,10 @@ def call_external(name: str, call: CallSite) -> Any:
         return pass_through(call)
     if name in ("tensorflow.multiply", "keras.ops.multiply", "keras.layers.multiply"):
         return multiply(call)
+    if head in _MATH_MODULES and tail in _BINARY_MATH:
+        return call.binary(_BINARY_MATH[tail], call.arg(0, "x"), call.arg(1, "y"))
+    if head in _MATH_MODULES and tail in _MATH_FUNCTIONS:
+        return math_call(tail, call)
     if name == "tensorflow.function":  # `tf.function(train_step)` is train_step
         return call.arg(0, "func")
     return UNKNOWN

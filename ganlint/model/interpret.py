@@ -24,6 +24,7 @@ from ganlint.model.module import ModuleModel, iter_children
 from ganlint.model.names import canonical
 from ganlint.model.values import (
     UNKNOWN,
+    Arith,
     ClassRef,
     Const,
     External,
@@ -594,7 +595,8 @@ class Interpreter:
                 and isinstance(operand.value, (int, float))):
             return Const(-operand.value)
         if isinstance(operand, Tensor):
-            return Tensor(Op("opaque", self.site(frame.module, node)), (operand,))
+            detail = Arith("Negate") if isinstance(node.operator, cst.Minus) else None
+            return Tensor(Op("opaque", self.site(frame.module, node), detail=detail), (operand,))
         return UNKNOWN
 
     def _eval_binary(self, node: cst.BinaryOperation, frame: Frame) -> Any:
@@ -625,11 +627,13 @@ class Interpreter:
                 return Tensor(Op("fill", site, detail=(value - scalar) if fill is left else (scalar - value)))
             return Tensor(Op("fill", site, detail=None))
         tensors = tuple(v for v in (left, right) if isinstance(v, Tensor))
+        if len(tensors) == 2:
+            return Tensor(Op("multiply" if operator == "Multiply" else "merge", site, detail=Arith(operator)), tensors)
         if tensors:
-            if operator == "Multiply" and len(tensors) == 2:
-                return Tensor(Op("multiply", site), tensors)
-            kind = "merge" if len(tensors) == 2 else "opaque"
-            return Tensor(Op(kind, site), tensors)
+            other = right if tensors[0] is left else left
+            constant = (float(other.value) if isinstance(other, Const) and isinstance(other.value, (int, float))
+                        and not isinstance(other.value, bool) else None)
+            return Tensor(Op("opaque", site, detail=Arith(operator, constant, other is left)), tensors)
         return UNKNOWN
 
     def _subscript_index(self, node: cst.Subscript, frame: Frame) -> Any:

@@ -100,6 +100,27 @@ class Layer:
     input_shape: tuple | None = None  # `input_shape=`/`input_dim=` given to the constructor
 
 
+@dataclass(frozen=True)
+class Arith:
+    """The arithmetic an ``opaque``, ``merge`` or ``multiply`` op did: `1 - x` is
+    ``Arith("Subtract", 1.0, constant_first=True)``, `-x` is ``Arith("Negate")``, `a - b` of two
+    tensors ``Arith("Subtract")``. Rules that read loss expressions (`log(1 - D(G(z)))`, a
+    difference of critic means) and data scaling (`x / 127.5 - 1`) look here."""
+
+    operator: str  # Add, Subtract, Multiply, Divide, Power, ..., or Negate
+    constant: float | None = None  # the number on the other side, for a tensor and a number
+    constant_first: bool = False  # `1 - x` rather than `x - 1`
+
+
+@dataclass(frozen=True)
+class MathCall:
+    """A math function applied to tensors by an ``opaque`` op: `tf.math.log`, `keras.ops.mean`,
+    `tf.nn.softplus`, `np.square`... ``name`` is the function's short name."""
+
+    name: str
+    axis_given: bool = False
+
+
 @dataclass(eq=False)
 class Op:
     """What produced a tensor.
@@ -108,7 +129,8 @@ class Op:
     applied by hand, ``activation`` set), ``model`` (another model called on the inputs,
     ``model``/``head`` set), ``shape`` (a pass-through such as `tf.squeeze` or indexing),
     ``multiply`` (elementwise product: a gate), ``merge`` (add/concat), ``random`` (noise),
-    ``fill`` (zeros/ones/full), ``opaque`` (anything else).
+    ``fill`` (zeros/ones/full), ``opaque`` (anything else). ``detail`` says more where it is known:
+    an `Arith` for arithmetic, a `MathCall` for a math function, the value of a ``fill``.
     """
 
     kind: str
