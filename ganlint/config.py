@@ -10,6 +10,7 @@ file named by `--config`. Keys:
 - `per-file-ignores`: `{glob = [selectors]}`, rules turned off for matching files.
 - `exclude`: globs of files and folders never linted (also when named on the command line).
 - `fail-on`: `error`, `warning` or `info`, the lowest severity that makes `check` exit 1.
+- `keras-version`: `2` or `3`, the Keras the files are written for (see `ganlint.model.keras_version`).
 - `[tool.ganlint.rules.CODE]`: options a rule declares in its `Options` dataclass.
 - `[tool.ganlint.profile]`: profiler defaults, read and checked by the profiler.
 
@@ -43,7 +44,7 @@ from ganlint.registry import ALL_RULES, BY_CODE, INVALID_SYNTAX, lookup, matchin
 from ganlint.rule import Check
 
 TABLE = "[tool.ganlint]"
-KEYS = ("select", "ignore", "per-file-ignores", "exclude", "fail-on", "rules", "profile")
+KEYS = ("select", "ignore", "per-file-ignores", "exclude", "fail-on", "keras-version", "rules", "profile")
 SELECTOR_HELP = "a code like GAN101, a prefix like GAN3, a rule name like from-logits-mismatch, or ALL"
 DEFAULT_FAIL_ON = Severity.WARNING
 
@@ -286,6 +287,7 @@ class Settings:
     fail_on_reason: str = "the default"
     options: Mapping[str, Any] = field(default_factory=dict)  # code -> Options instance
     profile: Mapping[str, Any] = field(default_factory=dict)  # defaults for `ganlint profile`
+    keras_version: int | None = None  # `keras-version`: the Keras every file is written for
 
     def is_excluded(self, path: Path) -> str | None:
         """The exclude glob matching ``path``, if any."""
@@ -315,6 +317,7 @@ class Settings:
             "per_file_ignores": [list(p) for p in self.per_file_ignores],
             "root": str(self.root),
             "options": {code: repr(self.options[code]) for code in sorted(self.options)},
+            "keras_version": self.keras_version,
         }
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
@@ -397,6 +400,10 @@ def build_settings(path: Path | None, table: Mapping[str, Any] | None, overrides
     if overrides.fail_on is not None:
         fail_on, fail_reason = overrides.fail_on, f"`--fail-on {overrides.fail_on}` on the command line"
 
+    keras_version = table.get("keras-version")
+    if keras_version is not None and (isinstance(keras_version, bool) or keras_version not in (2, 3)):
+        raise ConfigError(f"{where} keras-version = {json.dumps(keras_version, default=str)}: expected 2 or 3")
+
     profile = table.get("profile", {})
     if not isinstance(profile, dict):
         raise ConfigError(f"{where} profile: expected a table ([tool.ganlint.profile])")
@@ -433,7 +440,7 @@ def build_settings(path: Path | None, table: Mapping[str, Any] | None, overrides
     return Settings(
         path=path, root=root, enabled=enabled, reasons={c: why for c, (_, why) in state.items()},
         per_file_ignores=tuple(per_file), exclude=exclude, fail_on=fail_on, fail_on_reason=fail_reason,
-        options=options, profile=dict(profile),
+        options=options, profile=dict(profile), keras_version=keras_version,
     )
 
 

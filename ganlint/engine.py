@@ -16,6 +16,7 @@ import libcst as cst
 
 from ganlint import notebook, suppress
 from ganlint.findings import Finding, Fix, Edit, Position, Range, Related, Severity
+from ganlint.model.keras_version import decide as decide_keras_version
 from ganlint.model.module import ModuleModel
 from ganlint.model.project import MENTIONS_KERAS, Project
 from ganlint.model.roles import assign_roles, name_role
@@ -219,7 +220,11 @@ class Linter:
         roles = assign_roles(all_models, also_named=named_roles)
         for module in prepared.linted:
             file = prepared.file_of[id(module)]
-            context = RuleContext(module, project, roles)
+            settings = file.settings
+            version = decide_keras_version(settings.keras_version if settings is not None else None,
+                                           settings.path if settings is not None else None,
+                                           project.facts_for(module).legacy_keras)
+            context = RuleContext(module, project, roles, version)
             # Rules read the program model; engine checks (GAN901) run in `suppressed`.
             findings = [to_finding(rule, report) for rule in self.rules_for(file) if isinstance(rule, Rule)
                         for report in rule.run(context)]

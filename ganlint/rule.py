@@ -24,6 +24,8 @@ import libcst as cst
 
 from ganlint.findings import Applicability, Severity
 from ganlint.model.flows import LabelFlows, label_flows
+from ganlint.model.keras_version import KerasVersion
+from ganlint.model.keras_version import decide as decide_keras_version
 
 if TYPE_CHECKING:
     from ganlint.model.facts import Facts
@@ -90,10 +92,19 @@ class Report:
 class RuleContext:
     """What a rule sees: one module's facts, the project's, and the models' roles."""
 
-    def __init__(self, module: ModuleModel, project: Project, roles: Mapping[int, RoleEvidence]) -> None:
+    def __init__(self, module: ModuleModel, project: Project, roles: Mapping[int, RoleEvidence],
+                 keras_version: KerasVersion | None = None) -> None:
         self.module = module
         self.project = project
         self._roles = roles
+        self._keras_version = keras_version
+
+    @property
+    def keras_version(self) -> KerasVersion:
+        """The Keras this file is written for, and why (config, `tf_keras`, what is installed)."""
+        if self._keras_version is None:
+            self._keras_version = decide_keras_version(None, None, self.facts.legacy_keras)
+        return self._keras_version
 
     @property
     def facts(self) -> Facts:

@@ -15,7 +15,8 @@ from typing import Any
 import libcst as cst
 
 from ganlint.model.calls import CallSite
-from ganlint.model.facts import Compile, GradientApplication, LossUse, TrainingCall
+from ganlint.model.facts import Compile, Facts, GradientApplication, LossUse, TrainingCall
+from ganlint.model.keras_version import LegacyKerasChoice
 from ganlint.model.names import canonical, short
 from ganlint.model.values import (
     UNKNOWN,
@@ -697,8 +698,17 @@ def multiply(call: CallSite) -> Any:
     return call.binary("Multiply", call.arg(0, "x"), call.arg(1, "y"))
 
 
+def environment_set(mapping: str, key: Any, value: Any, site: Site, facts: Facts) -> None:
+    """`os.environ["TF_USE_LEGACY_KERAS"] = "1"` (or `setdefault`, `putenv`): the file runs on Keras 2."""
+    if mapping in ("os.environ", "os.putenv") and key == "TF_USE_LEGACY_KERAS" and isinstance(value, Const) \
+            and str(value.value).strip().lower() in ("1", "true", "yes"):
+        facts.add(LegacyKerasChoice(site, "sets TF_USE_LEGACY_KERAS"))
+
+
 def call_external(name: str, call: CallSite) -> Any:
     head, _, tail = name.rpartition(".")
+    if name in ("os.environ.setdefault", "os.putenv") and len(call.args) > 1 and isinstance(call.args[0], Const):
+        environment_set("os.environ", call.args[0].value, call.args[1], call.site, call.facts)
     out = call.kwargs.get("out")
     if out is not None:  # a NumPy ufunc writing its result into an array
         written_in_place(out, call)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ganlint.model.keras_version import LegacyKerasChoice
 from ganlint.model.values import UNKNOWN, Loss, Model, Site, Tensor
 
 
@@ -105,6 +106,7 @@ class Facts:
     compiles: list[Compile] = field(default_factory=list)
     training_calls: list[TrainingCall] = field(default_factory=list)
     trainable_assignments: list[TrainableAssignment] = field(default_factory=list)
+    legacy_keras: list[LegacyKerasChoice] = field(default_factory=list)  # see ganlint.model.keras_version
 
     def add(self, fact: Any) -> None:
         getattr(self, _LIST_FOR[type(fact)]).append(fact)
@@ -113,7 +115,7 @@ class Facts:
 _LIST_FOR: dict[type, str] = {
     Model: "models", LossUse: "loss_uses", ZeroScaling: "zero_scalings",
     GradientApplication: "gradient_applications", Compile: "compiles", TrainingCall: "training_calls",
-    TrainableAssignment: "trainable_assignments",
+    TrainableAssignment: "trainable_assignments", LegacyKerasChoice: "legacy_keras",
 }
 
 

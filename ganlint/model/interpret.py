@@ -20,6 +20,7 @@ import libcst as cst
 from ganlint.model import catalog
 from ganlint.model.calls import CallSite
 from ganlint.model.facts import Facts, TrainableAssignment, ZeroScaling
+from ganlint.model.keras_version import LegacyKerasChoice
 from ganlint.model.module import ModuleModel, iter_children
 from ganlint.model.names import canonical
 from ganlint.model.values import (
@@ -340,6 +341,8 @@ class Interpreter:
         elif isinstance(node, cst.Import):
             for alias in node.names:
                 dotted = _dotted(alias.name)
+                if dotted.split(".")[0] == "tf_keras":
+                    self.record(frame.module, LegacyKerasChoice(self.site(frame.module, node), "imports tf_keras"))
                 if alias.asname is not None:
                     frame.locals[_dotted(alias.asname.name)] = self.import_value(dotted, frame.module)
                 else:
@@ -351,6 +354,8 @@ class Interpreter:
     def exec_import_from(self, node: cst.ImportFrom, frame: Frame) -> None:
         base = _dotted(node.module) if node.module is not None else ""
         level = len(node.relative)
+        if not level and base.split(".")[0] == "tf_keras":
+            self.record(frame.module, LegacyKerasChoice(self.site(frame.module, node), "imports tf_keras"))
         if isinstance(node.names, cst.ImportStar):
             target = self.project.resolve_import(frame.module, base, level)
             module = self.load_module(target) if target is not None else None
@@ -432,6 +437,9 @@ class Interpreter:
         elif isinstance(target, cst.Subscript):
             owner = self.eval(target.value, frame)
             key = self._subscript_index(target, frame)
+            if isinstance(owner, External) and isinstance(key, Const):
+                catalog.environment_set(owner.qualname, key.value, value, self.site(frame.module, target),
+                                        self.project.facts_for(frame.module))
             if isinstance(owner, Tensor):
                 catalog.written_in_place(owner, self.site(frame.module, target))
             elif isinstance(owner, Mapping_):
