@@ -344,7 +344,7 @@ class Session:
         if check.counterfactual_error and verdict.status is not Status.CONFIRMED:
             verdict.numbers.setdefault("counterfactual", f"not computed: {check.counterfactual_error}")
         verdict.partial = partial or (self.report.stopped is not None and self.report.steps_run < self.settings.steps)
-        present = set(self.recorder.tags()) | set(check.series) | self.recorder.histogram_tags
+        present = set(self.recorder.tags()) | {t for t, points in check.series.items() if points} | self.recorder.histogram_tags
         verdict.tags = [tag for tag in verdict.tags if tag in present]  # point only at what exists
         return verdict
 
