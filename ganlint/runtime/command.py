@@ -278,10 +278,11 @@ def profile_command(file: Path, steps: int | None, batch_size: int | None, seed:
         from ganlint import notebook as notebooks
 
         try:
-            notebook = notebooks.parse(text)
+            parsed = notebooks.parse(text)
         except notebooks.NotebookError as error:
             _fail(f"{file}: not a notebook ({error})", output_format, name)
-        text = notebook.text
+            raise  # _fail exits
+        notebook, text = parsed, parsed.text
     try:
         compile(text, name, "exec", dont_inherit=True)
     except SyntaxError as error:

@@ -61,7 +61,7 @@ class Events:
         return [self._to_array(e.tensor_proto) for e in sorted(self.events(tag), key=lambda e: e.step)]
 
     def text(self, tag: str) -> list[str]:
-        out = []
+        out: list[str] = []
         for event in self.events(tag):
             array = np.asarray(self._to_array(event.tensor_proto)).reshape(-1)
             out.extend(v.decode() if isinstance(v, bytes) else str(v) for v in array)

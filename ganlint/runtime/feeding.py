@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
-from ganlint.runtime.data import (Batches, DataError, batch_size_of, describe_range, from_array, from_dataset, load_file,
-                                  synthetic)
+from ganlint.runtime.data import (
+    Batches,
+    DataError,
+    batch_size_of,
+    describe_range,
+    from_array,
+    from_dataset,
+    load_file,
+    synthetic,
+)
 from ganlint.runtime.networks import shape_of
 from ganlint.runtime.tripwire import iter_values
 

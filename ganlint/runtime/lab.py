@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 from ganlint.keras_facts import DISCRIMINATOR, GENERATOR
 from ganlint.runtime.checks.base import Unmeasurable

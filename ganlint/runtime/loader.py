@@ -25,8 +25,17 @@ from typing import Any
 
 from ganlint.keras_facts import DISCRIMINATOR, GENERATOR, role_named
 from ganlint.runtime.slicer import has_convention, slice_tree
-from ganlint.runtime.tripwire import (LoadTimeout, Patches, Trip, Tripwire, install_tripwires, loops_around,
-                                      record_compiles, run_with_alarm, user_frames)
+from ganlint.runtime.tripwire import (
+    LoadTimeout,
+    Patches,
+    Trip,
+    Tripwire,
+    install_tripwires,
+    loops_around,
+    record_compiles,
+    run_with_alarm,
+    user_frames,
+)
 
 
 class LoadError(Exception):
@@ -96,25 +105,25 @@ class _StandIn:
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         pass
 
-    def __call__(self, *args: Any, **kwargs: Any) -> "_StandIn":
+    def __call__(self, *args: Any, **kwargs: Any) -> _StandIn:
         return _StandIn()
 
-    def __getattr__(self, name: str) -> "_StandIn":
+    def __getattr__(self, name: str) -> _StandIn:
         if name.startswith("__"):
             raise AttributeError(name)
         return _StandIn()
 
-    def __getitem__(self, key: Any) -> "_StandIn":
+    def __getitem__(self, key: Any) -> _StandIn:
         return _StandIn()
 
     def __iter__(self) -> Any:
         return iter(())
 
-    def __enter__(self) -> "_StandIn":
+    def __enter__(self) -> _StandIn:
         return self
 
-    def __exit__(self, *exc: Any) -> bool:
-        return False
+    def __exit__(self, *exc: Any) -> None:
+        return None
 
     def __bool__(self) -> bool:
         return False
@@ -143,7 +152,7 @@ class StandInFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
     def create_module(self, spec: Any) -> types.ModuleType:
         module = _StandInModule(spec.name)
-        module.__path__ = []  # type: ignore[attr-defined]
+        module.__path__ = []
         if spec.name.split(".")[0] not in {name.split(".")[0] for name in self.stood_in}:
             self.stood_in.append(spec.name)
         return module
@@ -151,7 +160,7 @@ class StandInFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     def exec_module(self, module: types.ModuleType) -> None:
         pass
 
-    def __enter__(self) -> "StandInFinder":
+    def __enter__(self) -> StandInFinder:
         sys.meta_path.append(self)
         return self
 

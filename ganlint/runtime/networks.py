@@ -12,8 +12,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from ganlint.keras_facts import (ACTIVATION_LAYERS, DISCRIMINATOR, GENERATOR, ROLE_PREFIX, SHAPE_LAYERS,
-                                 activation_name)
+from ganlint.keras_facts import ACTIVATION_LAYERS, DISCRIMINATOR, GENERATOR, ROLE_PREFIX, SHAPE_LAYERS, activation_name
 
 COMBINED = "combined"
 OTHER = "other"

@@ -6,7 +6,8 @@ import json
 import shlex
 import shutil
 import textwrap
-from typing import Any, Mapping
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from ganlint.runtime.result import RunReport, Status, Verdict
 
@@ -34,7 +35,7 @@ def _where(line: int | None, notebook: Any) -> str:
     return str(line)
 
 
-def render_findings(findings: list[Mapping[str, Any]]) -> str:
+def render_findings(findings: Sequence[Mapping[str, Any]]) -> str:
     """The static findings alone (when the run could not judge them)."""
     lines = ["static findings (not profiled):"]
     for finding in findings:
@@ -100,7 +101,8 @@ def _verdict_lines(verdict: Verdict, label: str, column: int, indent: str, width
     lines = [f"{where:>9}  {label:<{column}} {MARK[verdict.status]:<13} {wrapped[0]}"]
     lines.extend(indent + w for w in wrapped[1:])
     if verdict.tags:
-        lines.extend(indent + w for w in textwrap.wrap("tags: " + ", ".join(verdict.tags), max(40, width - len(indent) - 1)))
+        wrapped_tags = textwrap.wrap("tags: " + ", ".join(verdict.tags), max(40, width - len(indent) - 1))
+        lines.extend(indent + w for w in wrapped_tags)
     return lines
 
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import enum
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 
 class Status(str, enum.Enum):
@@ -37,7 +38,7 @@ class FindingRef:
     end_line: int | None = None
 
     @classmethod
-    def from_finding_json(cls, data: Mapping[str, Any]) -> "FindingRef":
+    def from_finding_json(cls, data: Mapping[str, Any]) -> FindingRef:
         location = data.get("location") or {}
         end = data.get("end_location") or {}
         return cls(code=data["code"], name=data["name"], severity=data["severity"],
@@ -79,7 +80,7 @@ class Verdict:
         }
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> "Verdict":
+    def from_json(cls, data: Mapping[str, Any]) -> Verdict:
         finding = None
         if data.get("code"):
             finding = FindingRef(code=data["code"], name=data["name"], severity=data.get("severity") or "",
@@ -155,7 +156,7 @@ class RunReport:
         return data
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> "RunReport":
+    def from_json(cls, data: Mapping[str, Any]) -> RunReport:
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         known["verdicts"] = [Verdict.from_json(v) for v in data.get("verdicts", [])]
         return cls(**known)

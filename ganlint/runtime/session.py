@@ -8,9 +8,10 @@ partial reports while training so that a run stopped at any moment still reports
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ganlint.keras_facts import GENERATOR
 from ganlint.runtime.checks import CHECKS, Capture, Check, Run, Unmeasurable, runtime_only_checks
@@ -171,7 +172,8 @@ class Session:
         help_text = (". Define ganlint_models() returning {'generator': ..., 'discriminator': ...} "
                      "or pass --generator mod:fn --discriminator mod:fn")
         if discriminator is None or (generator is None and captured.step is None):
-            missing = " and ".join(r for r, m in (("generator", generator), ("discriminator", discriminator)) if m is None)
+            networks = (("generator", generator), ("discriminator", discriminator))
+            missing = " and ".join(role for role, model in networks if model is None)
             raise ProfileError(f"no {missing} found; tried: {tried}{help_text}")
         if generator is None:
             self.note("no generator was found: the discriminator gets random noise as its fake samples")
@@ -221,7 +223,7 @@ class Session:
 
     def _train(self, tf: Any, keras: Any, captured: Any, hooks: Any, sink: Any, batches: Any, batch: int,
                networks: Any) -> None:
-        from ganlint.runtime.training import StandardStep, StepFailed, UserLoop, UserStep
+        from ganlint.runtime.training import StandardStep, UserLoop, UserStep
 
         settings, report = self.settings, self.report
         times: list[float] = []
@@ -268,7 +270,8 @@ class Session:
             report.first_step_seconds = round(times[0], 3)
             report.step_seconds_median = round(median(times[2:] or times), 4)
         if report.steps_run == 0 and report.stopped is None:
-            report.stopped = "no way of training it worked: " + "; ".join(self.recorder.notes or ["no training step completed"])
+            tried = self.recorder.notes or ["no training step completed"]
+            report.stopped = "no way of training it worked: " + "; ".join(tried)
 
     def _drive(self, candidates: list, on_step: Callable[[], bool], state: dict) -> None:
         from ganlint.runtime.training import StepFailed
@@ -308,7 +311,8 @@ class Session:
             except Unmeasurable as error:
                 check.counterfactual_error = str(error)
             except Exception as error:  # a model the counterfactual cannot handle: say so, judge without it
-                check.counterfactual_error = f"{type(error).__name__}: {str(error).splitlines()[0][:200] if str(error) else ''}"
+                first = str(error).splitlines()[0][:200] if str(error) else ""
+                check.counterfactual_error = f"{type(error).__name__}: {first}"
 
     def _run_view(self, partial: bool) -> Run:
         return Run(self.recorder, self.report.steps_run, self.head, self.settings.keras_version, partial,
@@ -329,7 +333,8 @@ class Session:
                 verdicts.append(Verdict(finding.code, Status.NOT_PROFILED, "no runtime check for this rule",
                                         finding=finding))
             elif self.report.steps_run == 0 and not check.judges_failures():
-                verdicts.append(Verdict(finding.code, Status.INCONCLUSIVE, "no training step completed", finding=finding))
+                verdicts.append(Verdict(finding.code, Status.INCONCLUSIVE, "no training step completed",
+                                        finding=finding))
             else:
                 verdicts.append(self._verdict(check, run, partial))
         if self.report.steps_run:
@@ -344,7 +349,8 @@ class Session:
         if check.counterfactual_error and verdict.status is not Status.CONFIRMED:
             verdict.numbers.setdefault("counterfactual", f"not computed: {check.counterfactual_error}")
         verdict.partial = partial or (self.report.stopped is not None and self.report.steps_run < self.settings.steps)
-        present = set(self.recorder.tags()) | {t for t, points in check.series.items() if points} | self.recorder.histogram_tags
+        written = {tag for tag, points in check.series.items() if points}
+        present = set(self.recorder.tags()) | written | self.recorder.histogram_tags
         verdict.tags = [tag for tag in verdict.tags if tag in present]  # point only at what exists
         return verdict
 

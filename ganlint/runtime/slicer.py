@@ -60,7 +60,8 @@ def slice_tree(source: str, filename: str = "<script>") -> tuple[ast.Module, lis
                 tainted -= _names_bound(stmt)
         else:
             tainted |= _names_bound(stmt)
-            dropped.append(f"{stmt.lineno}: {ast.get_source_segment(source, stmt) or type(stmt).__name__}".split("\n")[0])
+            text = ast.get_source_segment(source, stmt) or type(stmt).__name__
+            dropped.append(f"{stmt.lineno}: {text}".split("\n")[0])
     return ast.Module(body=kept, type_ignores=[]), dropped
 
 

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import ast
 import inspect
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from ganlint.keras_facts import role_named
 from ganlint.runtime.data import Batches, batch_size_of
@@ -58,7 +59,8 @@ def set_batch_globals(namespace: dict, captured_batch: int | None, batch: int) -
     changed = []
     for name in BATCH_NAMES:
         value = namespace.get(name)
-        if isinstance(value, int) and not isinstance(value, bool) and (captured_batch is None or value == captured_batch):
+        is_size = isinstance(value, int) and not isinstance(value, bool)
+        if is_size and (captured_batch is None or value == captured_batch):
             namespace[name] = batch
             changed.append(name)
     return changed
@@ -109,7 +111,7 @@ class UserStep(Driver):
             elif shape is not None and self.latent is not None and shape == tuple(self.latent) and (
                     "noise" in name.lower() or name.lower() in ("z", "latent", "seed") or shape != discriminator_input):
                 plan.append(_Argument(name, "noise"))
-            elif shape is not None and ("fake" in name.lower() or "gen" in name.lower()) and shape == discriminator_input:
+            elif shape is not None and shape == discriminator_input and any(w in name.lower() for w in ("fake", "gen")):
                 plan.append(_Argument(name, "fake"))
             elif shape is not None:
                 index = self._element_for(shape, used)
@@ -165,11 +167,12 @@ class UserStep(Driver):
             elif argument.kind == "element":
                 kwargs[argument.name] = elements[argument.index]
             elif argument.kind == "noise":
-                kwargs[argument.name] = tf.random.normal((self.batch, *self.latent))
+                kwargs[argument.name] = tf.random.normal((self.batch, *(self.latent or ())))
             elif argument.kind == "fake" and self.generator is not None:
-                kwargs[argument.name] = self.generator(tf.random.normal((self.batch, *self.latent)), training=False)
+                noise = tf.random.normal((self.batch, *(self.latent or ())))
+                kwargs[argument.name] = self.generator(noise, training=False)
             elif argument.kind == "fake":  # no generator: noise stands in for its samples
-                kwargs[argument.name] = tf.random.uniform((self.batch, *self.image), -1.0, 1.0)
+                kwargs[argument.name] = tf.random.uniform((self.batch, *(self.image or ())), -1.0, 1.0)
             elif argument.kind == "batch size":
                 kwargs[argument.name] = self.batch
             else:
@@ -269,7 +272,7 @@ class StandardStep(Driver):
                 self.notes.append(f"the {role} was frozen (trainable=False); unfroze it for the standard step")
         g_loss_fn = captured.functions.get("generator_loss")
         d_loss_fn = captured.functions.get("discriminator_loss")
-        loss = next((obj for obj in captured.losses.values() if type(obj).__name__ == "BinaryCrossentropy"), None)
+        loss: Any = next((obj for obj in captured.losses.values() if type(obj).__name__ == "BinaryCrossentropy"), None)
         compiled = getattr(D, "loss", None)
         if loss is None and not (g_loss_fn and d_loss_fn):
             if isinstance(compiled, str) and compiled in ("binary_crossentropy", "bce"):
@@ -283,17 +286,19 @@ class StandardStep(Driver):
                 self.notes.append("no loss found: using BinaryCrossentropy matched to the discriminator's output")
         g_opt, d_opt = optimizers["generator"], optimizers["discriminator"]
         real_index = batches.real_index
+        latent_shape = tuple(latent or ())
+        user_losses = (g_loss_fn, d_loss_fn) if g_loss_fn is not None and d_loss_fn is not None else None
 
         @tf.function
         def standard(batch: Any) -> None:
             real = batch[real_index] if real_index is not None else batch
-            z = tf.random.normal((tf.shape(real)[0], *latent))
+            z = tf.random.normal((tf.shape(real)[0], *latent_shape))
             with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
                 fake = G(z, training=True)
                 real_out = D(real, training=True)
                 fake_out = D(fake, training=True)
-                if g_loss_fn is not None and d_loss_fn is not None:
-                    g_loss, d_loss = g_loss_fn(fake_out), d_loss_fn(real_out, fake_out)
+                if user_losses is not None:
+                    g_loss, d_loss = user_losses[0](fake_out), user_losses[1](real_out, fake_out)
                 else:
                     g_loss = loss(tf.ones_like(fake_out), fake_out)
                     d_loss = loss(tf.ones_like(real_out), real_out) + loss(tf.zeros_like(fake_out), fake_out)

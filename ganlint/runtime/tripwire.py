@@ -16,8 +16,9 @@ import os
 import signal
 import sys
 import types
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -98,7 +99,7 @@ class Patches:
         self._saved.append((owner, name, owner.__dict__.get(name, _MISSING)))
         setattr(owner, name, value)
 
-    def __enter__(self) -> "Patches":
+    def __enter__(self) -> Patches:
         return self
 
     def __exit__(self, *exc: Any) -> None:

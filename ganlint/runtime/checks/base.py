@@ -13,15 +13,22 @@ from __future__ import annotations
 import enum
 import inspect
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
-from ganlint.runtime.recorder import Recorder
+from ganlint.runtime.recorder import Place, Recorder
 from ganlint.runtime.result import FindingRef, Status, Verdict
 
 if TYPE_CHECKING:
     from ganlint.runtime.lab import Lab
 
-E = TypeVar("E")
+class Placed(Protocol):
+    """An event that knows the line of the user's code it happened on."""
+
+    @property
+    def place(self) -> Place | None: ...
+
+
+E = TypeVar("E", bound=Placed)
 
 
 class Capture(str, enum.Enum):
@@ -58,7 +65,7 @@ class Run:
         if line is None:
             return []
         first, last = self.statements.get(line, (line, line))
-        return [e for e in places if getattr(e, "place", None) is not None and first <= e.place.line <= last]
+        return [e for e in places if e.place is not None and first <= e.place.line <= last]
 
     def at_finding(self, finding: FindingRef | None, places: list[E]) -> list[E]:
         """The runtime events (each with a ``place``) that belong to ``finding``: those in the
@@ -68,7 +75,7 @@ class Run:
         if finding is None:
             return []
         first, last = self.statements.get(finding.line, (finding.line, finding.end_line or finding.line))
-        inside = [e for e in places if getattr(e, "place", None) is not None and first <= e.place.line <= last]
+        inside = [e for e in places if e.place is not None and first <= e.place.line <= last]
         siblings = sorted((f for f in self.findings if f.code == finding.code
                            and first <= f.line <= last), key=lambda f: (f.line, f.column))
         if len(siblings) > 1 and len(inside) == len(siblings):
@@ -106,11 +113,11 @@ class Check:
     def documentation(cls) -> str:
         return inspect.cleandoc(cls.__doc__ or "")
 
-    def prepare(self, lab: "Lab") -> None:
+    def prepare(self, lab: Lab) -> None:
         """Before training: find at runtime what the finding names (a layer, a loss). Raise
         `Unmeasurable` with a reason when it cannot be found; the verdict is then inconclusive."""
 
-    def counterfactual(self, lab: "Lab") -> None:
+    def counterfactual(self, lab: Lab) -> None:
         """After training: measure on the same weights and batch what the code would do done
         right (optional). Raise `Unmeasurable` with a reason when it cannot be done."""
 

@@ -32,7 +32,7 @@ class FromLogitsMismatchCheck(Check):
     CONFIRM_ABOVE = 0.05
     MIN_CALLS = 3
 
-    def counterfactual(self, lab: "Lab") -> None:
+    def counterfactual(self, lab: Lab) -> None:
         loss = self.subject.get("loss") or {}
         variable = loss.get("variable")
         loss_fn = self._user_loss(lab, variable, loss.get("kind"), loss.get("from_logits"))
@@ -55,7 +55,7 @@ class FromLogitsMismatchCheck(Check):
         self.evidence.update({"grad_user": measured, "grad_correct": correct, "reshaped_like_the_script": reshape})
 
     @staticmethod
-    def _user_loss(lab: "Lab", variable: str | None, kind: str | None, from_logits: bool | None) -> Any:
+    def _user_loss(lab: Lab, variable: str | None, kind: str | None, from_logits: bool | None) -> Any:
         if variable:
             found = lab.losses.get(variable) or lab.losses.get(variable.removeprefix("self."))
             if found is None:
@@ -88,7 +88,8 @@ class FromLogitsMismatchCheck(Check):
                 numbers["g_grad_ratio"] = rounded(self.evidence["grad_user"] / self.evidence["grad_correct"])
             numbers["g_grad_with_output_reshaped"] = self.evidence["reshaped_like_the_script"]
         if not sites:
-            what = f"the loss `{loss.get('variable')}`" if loss.get("variable") else f"`{loss.get('kind')}` at this line"
+            variable = loss.get("variable")
+            what = f"the loss `{variable}`" if variable else f"`{loss.get('kind')}` at this line"
             return self.inconclusive(f"{what} was never called during the run", numbers)
         user: list[float] = []
         correct: list[float] = []
@@ -115,7 +116,8 @@ class FromLogitsMismatchCheck(Check):
             why = (f"the loss as written gives {median(user):.4g} where the correct loss on the same outputs gives "
                    f"{median(correct):.4g} (median relative difference {difference:.3g} over {len(user)} calls)")
             if ratio == 0:
-                why += f"; the generator's gradient is exactly 0 (the correct loss gives {numbers['g_grad_norm_correct_loss']:.3g})"
+                correct = numbers["g_grad_norm_correct_loss"]
+                why += f"; the generator's gradient is exactly 0 (the correct loss gives {correct:.3g})"
             elif ratio is not None:
                 why += f"; the generator's gradient is {ratio:.3g}x the correct loss's"
             return self.confirmed(why, numbers, tags)

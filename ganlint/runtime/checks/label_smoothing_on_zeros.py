@@ -41,7 +41,7 @@ class LabelSmoothingOnZerosCheck(Check):
         if smoothed_sites:
             return self.dismissed(f"targets of {constant} reached {', '.join(smoothed_sites)}", numbers, tags)
         if zero_sites and constant not in (None, 0, 0.0):
-            steps = max(summary[s]["steps"] for s in zero_sites)
+            steps = max(len(run.series(f"labels/{s}/mean")) for s in zero_sites)
             return self.confirmed(f"no loss call received targets of {constant}; {', '.join(zero_sites)} received "
                                   f"targets that were exactly 0 (min 0, max 0) on all {steps} steps", numbers, tags)
         return self.inconclusive("no loss call received either all-zero or smoothed targets", numbers, tags)

@@ -36,7 +36,7 @@ class SaturatingHiddenActivationCheck(Check):
     DISMISS_GAIN = 1.25
     MIN_STEPS = 10
 
-    def prepare(self, lab: "Lab") -> None:
+    def prepare(self, lab: Lab) -> None:
         """Find the layer the finding names and the weighted layers around it."""
         subject = self.subject
         role = (subject.get("model") or {}).get("role")
@@ -63,7 +63,7 @@ class SaturatingHiddenActivationCheck(Check):
         self.evidence["sizes"] = {key: variables[id(kernel)].size for key, kernel in self._kernels.items()}
         self.evidence["role"] = role
 
-    def counterfactual(self, lab: "Lab") -> None:
+    def counterfactual(self, lab: Lab) -> None:
         if "layers" not in self.evidence:
             return
         kernels = [self._kernels["own"], self._kernels["next"], self._kernels["first"]]
@@ -75,7 +75,8 @@ class SaturatingHiddenActivationCheck(Check):
         own, after, first = measure()
         with lab.activation(self._layer, lab.keras.activations.relu):
             own_relu, after_relu, first_relu = measure()
-        self.evidence["fixed_batch"] = {"ratio": own / max(after, 1e-30), "ratio_relu": own_relu / max(after_relu, 1e-30),
+        self.evidence["fixed_batch"] = {"ratio": own / max(after, 1e-30),
+                                        "ratio_relu": own_relu / max(after_relu, 1e-30),
                                         "gain_at_first_layer": first_relu / max(first, 1e-30)}
 
     def _ratios(self, run: Run, numerator: str) -> list[tuple[int, float]]:

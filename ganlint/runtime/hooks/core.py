@@ -6,8 +6,9 @@ from __future__ import annotations
 import contextlib
 import os
 import traceback
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import tensorflow as tf
@@ -92,7 +93,7 @@ class Bridge:
         counter = slot.variable.read_value()[-1:]
         slot.variable.assign(tf.concat([flat, counter + 1.0], axis=0))
 
-    def _slot(self, key: tuple, shapes: list, size: int) -> "_Slot | None":
+    def _slot(self, key: tuple, shapes: list, size: int) -> _Slot | None:
         slot = self._slots.get(key)
         if slot is None:
             try:

@@ -3,7 +3,8 @@ cross-entropies, with its value, its labels and the binary cross-entropy recompu
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import keras
 import numpy as np
@@ -88,10 +89,8 @@ def on_loss(hooks: Hooks, name: str, kind: str, y_true: Any, y_pred: Any, out: A
     base = f"{name}/L{place.line}" if place is not None else f"{name}/call"
     count = state.calls.get(base, 0) + 1
     state.calls[base] = count
-    if place is not None:
-        site = base if count == 1 else f"{base}.{count}"
-    else:
-        site = f"{base}{count}"
+    numbered = base if count == 1 else f"{base}.{count}"
+    site = numbered if place is not None else f"{base}{count}"
     value = tf.reduce_mean(tf.cast(tf.convert_to_tensor(out), tf.float32))
     labels = tf.cast(tf.convert_to_tensor(y_true), tf.float32)
     tensors = [value, tf.reduce_mean(labels), tf.reduce_min(labels), tf.reduce_max(labels)]

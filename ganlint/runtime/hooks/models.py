@@ -106,7 +106,7 @@ def emit_discriminator_output(hooks: Hooks, state: StepState, kind: str, x: Any,
 
 
 def interpolation_weight(state: StepState, x: Any) -> list[Any]:
-    """The gradient-penalty weight α per element, recovered from x = real + α (fake - real): its
+    """The gradient-penalty weight alpha per element, recovered from x = real + alpha (fake - real): its
     spread within a sample (0 when drawn per sample) and its range (inside [0, 1] when drawn from
     U[0, 1]). Empty when this step's real and fake batches are not both known."""
     real = next((r for r in reversed(state.reals) if r.shape == x.shape), None)
