@@ -158,7 +158,7 @@ STUBBORN = '''
 import tensorflow as tf
 from tensorflow import keras
 
-EXPECTED = "a step that swallows every interrupt and never returns after its 5th call"
+EXPECTED = "a step that swallows every interrupt and never returns after its first call"
 generator = keras.Sequential([keras.Input(shape=(8,)), keras.layers.Dense(16, activation="relu"),
                               keras.layers.Dense(16, activation="tanh")])
 discriminator = keras.Sequential([keras.Input(shape=(16,)), keras.layers.Dense(8, activation="relu"),
@@ -170,7 +170,7 @@ calls = [0]
 
 def train_step(real):
     calls[0] += 1
-    while calls[0] > 5:
+    while calls[0] > 1:
         try:
             import time
             time.sleep(0.05)
@@ -189,13 +189,14 @@ def train_step(real):
 
 def test_a_run_killed_at_the_hard_limit_still_reports_what_it_measured(tmp_path: Path):
     script = _write(tmp_path / "stubborn.py", STUBBORN)
-    code, payload, stdout, stderr = run_profile(script, "--steps", "100", "--timeout", "14", "--format", "json",
+    code, payload, stdout, stderr = run_profile(script, "--steps", "100", "--timeout", "20", "--format", "json",
                                                 "--logdir", str(tmp_path / "run"), cwd=tmp_path)
     assert payload is not None and not payload.get("error"), stderr[-3000:]
-    assert payload["partial"] and payload["steps_run"] == 5
-    assert "time limit" in payload["stopped"]
+    # the worker hung in the script's second step: the parent ended it and kept its last partial report
+    assert payload["partial"] and payload["steps_run"] == 1
+    assert "time limit before the run finished" in payload["stopped"]
     assert {v["name"] for v in payload["verdicts"]} >= {"none-gradient", "non-finite"}
-    assert payload["total_seconds"] < 14 + 7 + 10  # the time limit, the grace, TF's import
+    assert payload["total_seconds"] < 20 + 10 + 10  # the time limit, the grace, TF's import
 
 
 def test_ctrl_c_ends_the_run_and_reports(tmp_path: Path):
