@@ -119,42 +119,25 @@ class WorkerRun:
         started = time.monotonic()
         soft = started + self.timeout
         hard = soft + min(GRACE, max(5.0, 0.5 * self.timeout))
-        interrupted = softened = False
+        interrupted = False
+        self._softened = False
         open_streams = 2
+        # Ctrl-C must reach us even when started with SIGINT ignored (nohup, some test runners)
+        previous = signal.signal(signal.SIGINT, signal.default_int_handler)
         try:
             while open_streams:
-                now = time.monotonic()
-                if now > hard or (self.phase in ("starting", "loading") and now > started + self.load_timeout + GRACE):
-                    self.stopped_by = ("the time limit" if now > hard else
-                                       f"the load time limit ({self.load_timeout:.0f} s): the script never reached its "
-                                       f"first training call, or caught the profiler's signal")
-                    break
-                if now > soft and not softened:
-                    softened = True  # ask the worker to wrap up with what it has
-                    _signal(process, signal.SIGINT)
                 try:
-                    events = selector.select(timeout=0.5)
+                    open_streams = self._wait(process, selector, reader, open_streams, started, soft, hard)
                 except KeyboardInterrupt:
                     if interrupted:
                         self.stopped_by = "a second Ctrl-C"
                         break
-                    interrupted = True
+                    interrupted = True  # the worker stops training and reports what it measured
                     _signal(process, signal.SIGINT)
-                    continue
-                for key, _ in events:
-                    chunk = os.read(key.fd, 65536)
-                    if not chunk:
-                        selector.unregister(key.fd)
-                        open_streams -= 1
-                        continue
-                    if key.data == "output":
-                        self.output.feed(chunk)
-                    else:
-                        for message in reader.feed(chunk):
-                            self._receive(message)
-                if not events and process.poll() is not None and self.final is not None:
+                if self.stopped_by is not None:
                     break
         finally:
+            signal.signal(signal.SIGINT, previous)
             selector.close()
             _kill_group(process)
             try:
@@ -163,6 +146,35 @@ class WorkerRun:
                 self.returncode = None
             os.close(self._channel)
             self.progress.done()
+
+    def _wait(self, process: subprocess.Popen, selector: selectors.BaseSelector, reader: MessageReader,
+              open_streams: int, started: float, soft: float, hard: float) -> int:
+        """One round: enforce the time limits, then read what the worker and the script said.
+        Returns how many of the two streams are still open (0 or a set `stopped_by`: done)."""
+        now = time.monotonic()
+        if now > hard or (self.phase in ("starting", "loading") and now > started + self.load_timeout + GRACE):
+            self.stopped_by = ("the time limit" if now > hard else
+                               f"the load time limit ({self.load_timeout:.0f} s): the script never reached its "
+                               f"first training call, or caught the profiler's signal")
+            return open_streams
+        if now > soft and not self._softened:
+            self._softened = True  # ask the worker to wrap up with what it has
+            _signal(process, signal.SIGINT)
+        events = selector.select(timeout=0.5)
+        for key, _ in events:
+            chunk = os.read(key.fd, 65536)
+            if not chunk:
+                selector.unregister(key.fd)
+                open_streams -= 1
+                continue
+            if key.data == "output":
+                self.output.feed(chunk)
+            else:
+                for message in reader.feed(chunk):
+                    self._receive(message)
+        if not events and process.poll() is not None and self.final is not None:
+            return 0
+        return open_streams
 
     def _receive(self, message: dict) -> None:
         kind = message.get("type")

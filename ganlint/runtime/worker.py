@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import traceback
 from pathlib import Path
 
 
 def main() -> None:
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # the parent's Ctrl-C: stop training, report
     settings_line = sys.stdin.buffer.readline()
     config = json.loads(settings_line)
     from ganlint.runtime.protocol import Channel

@@ -205,7 +205,10 @@ def test_ctrl_c_ends_the_run_and_reports(tmp_path: Path):
     process = subprocess.Popen([sys.executable, "-m", "ganlint", "profile",
                                 str(PROFILE_FIXTURES / "gan202_zeros_times_constant.py"), "--steps", "1000000",
                                 "--progress", "--logdir", str(tmp_path / "run")], cwd=tmp_path, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               # started with SIGINT ignored (as by nohup or a test runner's workers):
+                               # Ctrl-C must still stop the run
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     seen = b""
     deadline = time.monotonic() + 120
     while b"training [" not in seen and time.monotonic() < deadline:
