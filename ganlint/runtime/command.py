@@ -309,14 +309,19 @@ def profile_command(file: Path, steps: int | None, batch_size: int | None, seed:
     logdir = Path(logdir or defaults.get("logdir") or default_logdir(file))
     if bool(generator_spec) != bool(discriminator_spec):
         _fail("--generator and --discriminator must be given together", output_format, name)
-    if data and not Path(data).is_file():
-        _fail(f"--data {data}: no such file", output_format, name)
     import importlib.util
 
     findings, static_errors = _static_findings(file if notebook is None else file.with_suffix(".py"), text)
     if notebook is not None:
         for finding in findings:
             finding["filename"] = name
+    if data:  # checked here, before any TensorFlow starts; its shape is checked against the model later
+        from ganlint.runtime.data import DataError, load_file
+
+        try:
+            load_file(data, None)
+        except DataError as error:
+            _fail(str(error), output_format, name, findings)
     if importlib.util.find_spec("tensorflow") is None:  # found without importing it
         _fail("TensorFlow is not installed in this environment; install `ganlint[profile]`", output_format, name,
               findings)

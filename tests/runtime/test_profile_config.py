@@ -31,29 +31,20 @@ def test_unknown_profile_key_is_a_one_line_error(tmp_path):
 
 
 @pytest.mark.tf
-def test_profile_defaults_come_from_pyproject(tmp_path):
+def test_profile_defaults_come_from_pyproject_and_a_reused_logdir_reports_only_this_run(tmp_path):
     pytest.importorskip("tensorflow")
     shutil.copy(FIXTURE, tmp_path)
-    (tmp_path / "pyproject.toml").write_text('[tool.ganlint.profile]\nsteps = 3\nlogdir = "tb"\n')
+    (tmp_path / "pyproject.toml").write_text('[tool.ganlint.profile]\nsteps = 24\nlogdir = "tb"\n')
     completed = _profile(tmp_path, "--format", "json")
     report = json.loads(completed.stdout)
-    assert report["steps_run"] == 3
+    assert report["steps_run"] == 24
     assert Path(report["logdir"]) == tmp_path / "tb"
-    assert list((tmp_path / "tb").glob("events.out.tfevents.*"))
-    # the command line still wins over the configuration
-    completed = _profile(tmp_path, "--format", "json", "--steps", "2")
-    assert json.loads(completed.stdout)["steps_run"] == 2
-
-
-@pytest.mark.tf
-def test_a_reused_logdir_reports_only_this_run(tmp_path):
-    pytest.importorskip("tensorflow")
-    shutil.copy(FIXTURE, tmp_path)
-    for steps in ("24", "3"):
-        completed = _profile(tmp_path, "--format", "json", "--steps", steps, "--logdir", "tb")
-        report = json.loads(completed.stdout)
+    # the command line still wins over the configuration; the logdir is the same one again
+    completed = _profile(tmp_path, "--format", "json", "--steps", "3")
+    report = json.loads(completed.stdout)
+    assert report["steps_run"] == 3
+    assert len(list((tmp_path / "tb").glob("events.out.tfevents.*"))) == 2
+    # verdicts are judged on what this run recorded, whatever else the logdir holds
     verdict = next(v for v in report["verdicts"] if v["code"] == "GAN202")
     assert verdict["verdict"] == "confirmed"
     assert {site["steps"] for site in verdict["numbers"]["label_sites"].values()} == {3}
-    # verdicts are judged on what this run recorded in memory, whatever else the logdir holds
-    assert len(list((tmp_path / "tb").glob("events.out.tfevents.*"))) == 2
