@@ -9,7 +9,7 @@ import click
 
 from ganlint import __version__, api
 from ganlint.findings import Severity
-from ganlint import fixes, output
+from ganlint import fixes, output, source
 from ganlint.output import RENDERERS
 from ganlint.config import ConfigError, Overrides, Resolver, describe
 from ganlint.runner import RunOptions, available_cores
@@ -63,7 +63,13 @@ def check(paths: tuple[str, ...], output_format: str, select: str | None, ignore
             if fix or diff:
                 raise click.UsageError("--fix and --diff need files, not standard input")
             name = stdin_filename or "<stdin>"
-            sources[name] = sys.stdin.read()
+            if not source.is_utf8_name(name):
+                raise click.UsageError("--stdin-filename must be valid UTF-8")
+            try:  # bytes, decoded as Python decodes a file: a BOM or a coding cookie is honoured
+                sources[name] = source.decode(sys.stdin.buffer.read())[0]
+            except source.SourceError as error:
+                click.echo(f"{name}: error: cannot read: {error}", err=True)
+                sys.exit(EXIT_ERROR)
             result = api.check_source(sources[name], name, options=options)
         else:
             result = api.check_paths(list(paths), options=options)
@@ -89,10 +95,10 @@ def check(paths: tuple[str, ...], output_format: str, select: str | None, ignore
 def _fix(paths: list[str], options: RunOptions, result, unsafe: bool, diff: bool):
     """--fix: write the fixes and lint again; --diff: print them and exit (1 if there are any)."""
     outcome = fixes.fix_result(result, options, unsafe=unsafe, write=not diff)
-    for error in outcome.errors:
-        click.echo(str(error), err=True)
     files = len(outcome.documents)
     if diff:
+        for error in outcome.errors:
+            click.echo(str(error), err=True)
         click.echo("".join(document.diff() for document in outcome.documents), nl=False)
         click.echo(f"Would fix {outcome.fixed} finding(s) in {files} file(s).", err=True)
         sys.exit(EXIT_ERROR if outcome.errors else EXIT_FINDINGS if files else EXIT_CLEAN)

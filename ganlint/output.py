@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 from urllib.parse import quote
@@ -28,12 +27,12 @@ import click
 
 from ganlint import __version__, notebook
 from ganlint.findings import Applicability, Finding, Range, Related, Severity
+from ganlint.source import SourceError, decode, read_bytes, split_lines
 
 SCHEMA_VERSION = 1
 INFORMATION_URI = "https://github.com/ganlint/ganlint"
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _COLORS = {Severity.ERROR: "red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
 
 
@@ -69,8 +68,8 @@ class SourceLines:
         text = self.sources.get(filename)
         if text is None:
             try:
-                text = Path(filename).read_bytes().decode("utf-8-sig")
-            except (OSError, UnicodeDecodeError):
+                text = decode(read_bytes(filename))[0]
+            except SourceError:
                 return None
         if cell is not None:
             try:
@@ -80,7 +79,7 @@ class SourceLines:
             if not 1 <= cell <= len(parsed.sources):
                 return None
             text = parsed.sources[cell - 1]
-        return _LINE_BREAK.split(text)
+        return split_lines(text)
 
 
 # -- text and concise ----------------------------------------------------------------------------

@@ -27,11 +27,12 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Sequence
 
-from ganlint import cache as result_cache
+from ganlint import cache as result_cache, deep
 from ganlint.config import Overrides, Resolver
 from ganlint.engine import CheckResult, Linter, Prepared, SourceFile, discover, keras_source
 from ganlint.findings import Finding
 from ganlint.model.project import MENTIONS_KERAS, Project
+from ganlint.source import SourceError, read_bytes
 
 
 # Below this much Keras source to lint, worker processes cost more than they save.
@@ -163,8 +164,8 @@ def components(files: Sequence[SourceFile], data: dict[int, bytes], roots: Seque
             if target not in seen:
                 seen.add(target)
                 try:
-                    reached = target.read_bytes()
-                except OSError:
+                    reached = read_bytes(target)
+                except SourceError:
                     reached = b""
                 hashes[target] = result_cache.content_hash(reached)
                 if MENTIONS_KERAS.search(reached):  # else the program model does not load it either
@@ -291,12 +292,7 @@ def _lint(parts: list[Component], linter: Linter, roots: Sequence[Path], jobs: i
     if sum(part.size for part in parts) < PARALLEL_MIN_BYTES:
         jobs = 1  # starting processes would cost more than it saves
     if jobs == 1:
-        prepared = [linter.prepare(part.files, roots) for part in parts]
-        for part, ready in zip(parts, prepared):
-            part.named = ready.named_roles()
-        everything = frozenset().union(named, *(part.named for part in parts))
-        for part, ready in zip(parts, prepared):
-            part.result = linter.finish(ready, everything)
+        deep.call(_lint_here, parts, linter, roots, named)
         return 0
     shares: list[list[int]] = [[] for _ in range(jobs)]
     loads = [0] * jobs
@@ -337,6 +333,15 @@ def _lint(parts: list[Component], linter: Linter, roots: Sequence[Path], jobs: i
     return len(workers)
 
 
+def _lint_here(parts: list[Component], linter: Linter, roots: Sequence[Path], named: frozenset[str]) -> None:
+    prepared = [linter.prepare(part.files, roots) for part in parts]
+    for part, ready in zip(parts, prepared):
+        part.named = ready.named_roles()
+    everything = frozenset().union(named, *(part.named for part in parts))
+    for part, ready in zip(parts, prepared):
+        part.result = linter.finish(ready, everything)
+
+
 def _receive(connection: Any) -> Any:
     try:
         status, payload = connection.recv()
@@ -349,11 +354,7 @@ def _receive(connection: Any) -> Any:
 
 def _worker(connection: Any, linter: Linter, roots: list[Path]) -> None:
     try:
-        shares = connection.recv()
-        prepared: list[Prepared] = [linter.prepare(files, roots) for files in shares]
-        connection.send(("ok", [ready.named_roles() for ready in prepared]))
-        named = connection.recv()
-        connection.send(("ok", [linter.finish(ready, named) for ready in prepared]))
+        deep.call(_work, connection, linter, roots)
     except BaseException:  # reported by the parent, which owns the exit code
         try:
             connection.send(("error", traceback.format_exc()))
@@ -361,3 +362,11 @@ def _worker(connection: Any, linter: Linter, roots: list[Path]) -> None:
             pass
     finally:
         connection.close()
+
+
+def _work(connection: Any, linter: Linter, roots: list[Path]) -> None:
+    shares = connection.recv()
+    prepared: list[Prepared] = [linter.prepare(files, roots) for files in shares]
+    connection.send(("ok", [ready.named_roles() for ready in prepared]))
+    named = connection.recv()
+    connection.send(("ok", [linter.finish(ready, named) for ready in prepared]))

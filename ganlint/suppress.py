@@ -13,7 +13,6 @@ Files without the text `ganlint:` are not tokenized at all.
 
 from __future__ import annotations
 
-import io
 import re
 import tokenize
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from typing import Iterable, Sequence
 
 from ganlint.findings import Finding
 from ganlint.registry import matching
+from ganlint.source import split_lines, tokenizer_readline
 
 _MARKER = re.compile(r"ganlint\s*:", re.IGNORECASE)
 _DIRECTIVE = re.compile(r"#\s*ganlint\s*:\s*(?P<kind>ignore-file|ignore)(?![\w-])(?P<rest>.*)", re.IGNORECASE)
@@ -97,7 +97,7 @@ def scan(source: str) -> FileSuppressions | None:
     only_strings = True
     comments: list[tuple[int, int, str]] = []
     try:
-        for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        for token in tokenize.generate_tokens(tokenizer_readline(source)):
             kind = token.type
             if kind == tokenize.COMMENT:
                 comments.append((token.start[0], token.start[1], token.string))
@@ -121,7 +121,7 @@ def scan(source: str) -> FileSuppressions | None:
         pass  # a file that does not tokenize: keep the comments read so far
     if start is not None and first_statement is None and not only_strings:
         first_statement = start
-    lines = source.splitlines()
+    lines = split_lines(source)
     for line, column, text in comments:
         for match in _DIRECTIVE.finditer(text):
             _add(found, line, column + match.start(), match, first_statement, lines[line - 1], column, text)

@@ -128,7 +128,7 @@ class Interpreter:
 
     def analyse(self, module: "ModuleModel") -> None:
         """Execute a module, then every function in it that no call reached, with unknown args."""
-        self.steps_left = max(_MIN_BUDGET, _BUDGET_PER_LINE * module.source.count("\n"))
+        self.steps_left = max(_MIN_BUDGET, _BUDGET_PER_LINE * module.line_count)
         self.globals_of(module)
         pending = self._pending_functions.setdefault(id(module), [])
         while pending:
@@ -315,7 +315,7 @@ class Interpreter:
             return None
         module = self.project.load(path)
         if module is not None:
-            self.steps_left -= _LOAD_COST_PER_LINE * module.source.count("\n")
+            self.steps_left -= _LOAD_COST_PER_LINE * module.line_count
         return module
 
     def module_member(self, path: Any, name: str) -> Any:

@@ -18,6 +18,7 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 from libcst.metadata.position_provider import PositionProvidingCodegenState
 
 from ganlint.findings import Position, Range
+from ganlint.source import count_line_breaks, split_lines
 
 # Fields that only hold whitespace, punctuation or comments: skipping them makes a full walk about
 # seven times cheaper than a CSTVisitor.
@@ -78,6 +79,14 @@ class ModuleModel:
         self.facts: Any = None
         self.python_tree: ast.Module | None = None  # CPython's tree, when the engine has it
         self._indexed = False
+        self._line_count: int | None = None
+
+    @property
+    def line_count(self) -> int:
+        """Lines as the tokenizer counts them (a file with ``\\r`` line breaks has as many as with ``\\n``)."""
+        if self._line_count is None:
+            self._line_count = count_line_breaks(self.source)
+        return self._line_count
 
     # -- structure ---------------------------------------------------------------------------
 
@@ -110,7 +119,7 @@ class ModuleModel:
             line = len(self.tree.header)  # one EmptyLine per header line
             for statement in self.tree.body:
                 offsets[id(statement)] = line
-                line += self.tree.code_for_node(statement).count("\n")
+                line += count_line_breaks(self.tree.code_for_node(statement))
             self._statement_offsets = offsets
         return self._statement_offsets
 
@@ -160,7 +169,7 @@ class ModuleModel:
         positions = self._line_positions.get(id(line))
         if positions is None:
             if self._source_lines is None:
-                self._source_lines = self.source.splitlines()
+                self._source_lines = split_lines(self.source)
             source_line = self._source_lines[row - 1] if row - 1 < len(self._source_lines) else ""
             indent = source_line[:len(source_line) - len(source_line.lstrip(" \t"))]
             collector = _PositionCollector()

@@ -12,6 +12,7 @@ import libcst as cst
 from ganlint.model.facts import Facts
 from ganlint.model.interpret import Interpreter
 from ganlint.model.module import ModuleModel
+from ganlint.source import SourceError, decode, read_bytes
 
 
 # A file that mentions none of these cannot hold Keras GAN code worth a finding: the linter does not
@@ -110,14 +111,16 @@ class Project:
             return self.modules[path]
         if path in self._failed or not path.is_file():
             return None
+        from ganlint.engine import InvalidSyntax, parse_python  # the engine imports this module
+
         try:
-            data = path.read_bytes()
+            data = read_bytes(path)
             if not MENTIONS_KERAS.search(data):
                 self._failed.add(path)
                 return None
-            source = data.decode("utf-8-sig")
-            tree = cst.parse_module(source)
-        except (OSError, UnicodeDecodeError, cst.ParserSyntaxError):
+            text, _ = decode(data)
+            tree = parse_python(text, str(path))
+        except (SourceError, InvalidSyntax):  # to the model, a library it knows nothing of
             self._failed.add(path)
             return None
-        return self.add(path, source, tree, str(path))
+        return self.add(path, text, tree, str(path))
