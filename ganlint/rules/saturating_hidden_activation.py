@@ -147,6 +147,8 @@ class SaturatingHiddenActivation(Rule):
             if role not in (GENERATOR, DISCRIMINATOR):
                 continue
             layers = ordered_layers(model)
+            index_of = {id(layer): index for index, layer in enumerate(layers)}
+            kind_index_of = _index_within_kind(layers)
             seen: set[int] = set()
             for site in activation_sites(model):
                 activation = site.activation
@@ -160,11 +162,10 @@ class SaturatingHiddenActivation(Rule):
                 layer = site.layer
                 layer_subject = None
                 if layer is not None:
-                    same_kind = [l for l in layers if l.kind == layer.kind]
                     layer_subject = {
-                        "index": layers.index(layer) if layer in layers else None,
+                        "index": index_of.get(id(layer)),
                         "kind": layer.kind,
-                        "kind_index": same_kind.index(layer) if layer in same_kind else None,
+                        "kind_index": kind_index_of.get(id(layer)),
                         "name": layer.explicit_name,
                         "activation": activation.name,
                     }
@@ -179,3 +180,13 @@ class SaturatingHiddenActivation(Rule):
                              or {"index": None, "kind": "activation", "kind_index": None,
                                  "name": None, "activation": activation.name}},
                 )
+
+
+def _index_within_kind(layers: list) -> dict[int, int]:
+    """Each layer's index among the layers of its kind (looked up per finding: linear, not quadratic)."""
+    counts: dict[str, int] = {}
+    index: dict[int, int] = {}
+    for layer in layers:
+        index[id(layer)] = counts.get(layer.kind, 0)
+        counts[layer.kind] = index[id(layer)] + 1
+    return index
