@@ -7,6 +7,7 @@ This is the single place that knows API semantics; the interpreter knows only Py
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -219,7 +220,7 @@ def sequential_add(model: Model, item: Any, call: "CallSite") -> None:
         if item.layer.kind == "InputLayer":
             return
         if model.input_shape is None and current.op.kind == "input":
-            layer_call = _construction_shapes.get(id(item.layer))
+            layer_call = _construction_shapes.get(item.layer)
             if layer_call is not None:
                 model.input_shape = layer_call
         model.outputs = [Tensor(Op("layer", item.layer.site, layer=item.layer), (current,))]
@@ -232,7 +233,9 @@ def sequential_add(model: Model, item: Any, call: "CallSite") -> None:
         model.outputs = [Tensor(Op("opaque", call.site), (current,))]
 
 
-_construction_shapes: dict[int, tuple] = {}
+# Keyed by the layer itself, weakly: an id() key outlived its layer and handed its shape to a later
+# layer that reused the id (findings then depended on memory reuse, across runs and within one).
+_construction_shapes: "weakref.WeakKeyDictionary[Any, tuple]" = weakref.WeakKeyDictionary()
 
 
 def make_functional(call: "CallSite") -> Any:
@@ -554,7 +557,7 @@ def call_external(name: str, call: "CallSite") -> Any:
         value = make_layer(tail, call)
         shape = _layer_input_shape(call)
         if shape is not None:
-            _construction_shapes[id(value.layer)] = shape
+            _construction_shapes[value.layer] = shape
         return value
     if name in ("keras.Sequential",):
         return make_sequential(call)

@@ -98,6 +98,9 @@ class Interpreter:
         self._executing_modules: set[int] = set()
         self._active: list[Any] = []
         self._memo: dict[tuple, Any] = {}
+        # The values whose id()s key `_memo`: kept alive, so that a later value cannot reuse an id
+        # and be served another call's result (results then depended on memory reuse).
+        self._memo_keys_alive: list[Any] = []
         self._executed_functions: set[int] = set()
         self._pending_functions: dict[int, list[FunctionRef]] = {}
         self.steps_left = 0
@@ -646,6 +649,7 @@ class Interpreter:
         self._bind_parameters(function, frame, args, kwargs, star_kwargs or [])
         self._active.append(id(node))
         self._memo[key] = UNKNOWN  # recursion through memo stays silent
+        self._memo_keys_alive.append((function.bound_self, args, kwargs))
         try:
             if isinstance(node, cst.Lambda):
                 result = self.eval(node.body, frame)
