@@ -55,6 +55,7 @@ class CheckResult:
     fail_on: dict[str, Severity] = field(default_factory=dict)  # per file, from its configuration
     cached: int = 0  # components served from the cache
     processes: int = 0  # worker processes started
+    observed: list[list] = field(default_factory=list)  # what the analysis learnt from the file system
 
     def failing(self, threshold: Severity | None = None) -> list[Finding]:
         """Findings at or above ``threshold``, else at or above their file's `fail-on`."""
@@ -268,6 +269,7 @@ class Linter:
                 kept = notebook.locate_findings(kept, file.notebook, file.display)
             result.findings.extend(kept)
         result.findings.sort(key=Finding.sort_key)
+        result.observed = project.dependencies()
         return result
 
     def suppressed(self, file: SourceFile, findings: list[Finding], sources: dict[str, str],

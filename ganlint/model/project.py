@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterable
 
+import hashlib
 import re
 
 import libcst as cst
@@ -39,6 +40,10 @@ class Project:
         self.interpreter = Interpreter(self)
         self._import_cache: dict[tuple, Path | None] = {}
         self._failed: set[Path] = set()
+        # What the analysis learnt from the file system, in the order it asked: (kind, path) ->
+        # answer. Kinds: "file" (is it a file), "exists", "read" (sha256 of the bytes, None if
+        # unreadable). The same answers mean the same analysis: the results cache keys on them.
+        self.observed: dict[tuple[str, str], bool | str | None] = {}
 
     def add(self, path: Path, source: str, tree: cst.Module, display_path: str) -> ModuleModel:
         resolved = path.resolve() if path.exists() else path
@@ -71,7 +76,7 @@ class Project:
             for candidate in self._candidates(importer_path, dotted, level):
                 if _INSTALLED.intersection(candidate.parts):
                     continue  # an installed library, not the user's own code
-                if candidate in self.modules or (candidate not in self._failed and candidate.is_file()):
+                if candidate in self.modules or (candidate not in self._failed and self._is_file(candidate)):
                     found = candidate
                     break
         self._import_cache[key] = found
@@ -102,19 +107,42 @@ class Project:
 
     def _package_root(self, path: Path) -> list[Path]:
         folder = path.parent
-        while (folder / "__init__.py").exists() and folder.parent != folder:
+        while self._exists(folder / "__init__.py") and folder.parent != folder:
             folder = folder.parent
         return [folder]
+
+    def _is_file(self, path: Path) -> bool:
+        answer = path.is_file()
+        self.observed.setdefault(("file", str(path)), answer)
+        return answer
+
+    def _exists(self, path: Path) -> bool:
+        answer = path.exists()
+        self.observed.setdefault(("exists", str(path)), answer)
+        return answer
+
+    def _read(self, path: Path) -> bytes:
+        try:
+            data = read_bytes(path)
+        except SourceError:
+            self.observed.setdefault(("read", str(path)), None)
+            raise
+        self.observed.setdefault(("read", str(path)), hashlib.sha256(data).hexdigest())
+        return data
+
+    def dependencies(self) -> list[list]:
+        """What the analysis learnt from the file system: ``[kind, path, answer]`` (see ``observed``)."""
+        return [[kind, path, answer] for (kind, path), answer in self.observed.items()]
 
     def _load(self, path: Path) -> ModuleModel | None:
         if path in self.modules:
             return self.modules[path]
-        if path in self._failed or not path.is_file():
+        if path in self._failed or not self._is_file(path):
             return None
         from ganlint.engine import InvalidSyntax, parse_python  # the engine imports this module
 
         try:
-            data = read_bytes(path)
+            data = self._read(path)
             if not MENTIONS_KERAS.search(data):
                 self._failed.add(path)
                 return None
