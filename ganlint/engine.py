@@ -11,6 +11,7 @@ import errno
 import gc
 import os
 import stat
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -340,7 +341,10 @@ def parse_python(text: str, filename: str, *, notebook: bool = False) -> cst.Mod
     """
     flags = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT if notebook else 0
     try:
-        with deep.python_limits():
+        # Python's SyntaxWarnings (`1()`, invalid escapes) are not ganlint's to print, and under
+        # `-W error` they would turn valid code into a syntax error.
+        with deep.python_limits(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
             compile(text, filename, "exec", flags, dont_inherit=True)
     except SyntaxError as error:
         raise InvalidSyntax(error.lineno or 1, error.offset or 1, error.msg) from None

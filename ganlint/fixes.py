@@ -139,7 +139,7 @@ class Document:
         try:
             return self.encoding.encode(self.text)
         except source.SourceError as error:
-            raise FixError(f"the fixed text cannot be written in the file's encoding: {error}") from None
+            raise FixError(f"the fix needs {error}") from None
 
     @property
     def changed(self) -> bool:

@@ -145,7 +145,7 @@ class SourceEncoding:
         try:
             return (BOM if self.bom else b"") + text.encode(self.name)
         except UnicodeEncodeError as error:
-            raise SourceError(f"{error.object[error.start]!r} cannot be written in {self.name}") from None
+            raise SourceError(f"{error.object[error.start]!r}, which {self.name} (the file's encoding) cannot hold") from None
 
 
 UTF8 = SourceEncoding()
@@ -168,7 +168,7 @@ def detect_encoding(data: bytes) -> SourceEncoding:
         raise SourceError(f"unknown encoding: {name}") from None
     if not getattr(info, "_is_text_encoding", True):
         raise SourceError(f"{name!r} is not a text encoding")
-    return SourceEncoding(info.name if info.name != "utf-8" else "utf-8")
+    return SourceEncoding(name)
 
 
 def decode(data: bytes) -> tuple[str, SourceEncoding]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import warnings
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -150,8 +151,10 @@ class ModuleModel:
             tree = self.python_tree
             if tree is None:
                 try:
-                    tree = ast.parse(self.source)
-                except (SyntaxError, ValueError, RecursionError):
+                    with warnings.catch_warnings():  # the engine compiled it already, warnings and all
+                        warnings.simplefilter("ignore")
+                        tree = ast.parse(self.source)
+                except (SyntaxError, ValueError, RecursionError, MemoryError):
                     return self._line_starts
             _pair_statements(self.tree.body, tree.body, self._line_starts)
         return self._line_starts
