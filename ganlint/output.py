@@ -215,8 +215,9 @@ def sarif_rules() -> list[dict]:
     rules = [{
         "id": INVALID_SYNTAX[0], "name": INVALID_SYNTAX[1],
         "shortDescription": {"text": "the file cannot be parsed"},
-        "fullDescription": {"text": "The file is not valid Python (or a notebook cell is not), so no rule "
-                                    "could check it."},
+        "fullDescription": {"text": "The file is not valid Python (or a notebook cell is not), or ganlint's "
+                                    "parser (LibCST) cannot read it although Python can, so no rule could "
+                                    "check it."},
         "helpUri": RULES_URL.format(code=INVALID_SYNTAX[0], name=INVALID_SYNTAX[1]).rsplit("/", 1)[0] + "/README.md",
         "defaultConfiguration": {"level": "error"},
     }]
