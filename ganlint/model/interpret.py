@@ -9,6 +9,7 @@ ignored by rules.
 
 from __future__ import annotations
 
+from collections import ChainMap
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 import libcst as cst
@@ -70,13 +71,66 @@ class LazyMember:
         return self.interpreter.module_member(self.path, self.name)
 
 
+class _Scope(dict):
+    """A frame's names, able to tell which of them a stretch of execution wrote.
+
+    `Interpreter.exec_branches` runs both branches of an `if` from the same names and merges
+    them; copying and comparing every name for every `if` made a module of many names and many
+    `if` statements quadratic. While a log is open, a write records the name's value before it
+    (once per log), so only the names a branch wrote are restored and merged. Logs nest with the
+    `if` statements; a closed log hands its names on to the one around it.
+    """
+
+    __slots__ = ("_logs",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._logs: list[dict[str, Any]] = []
+
+    def _record(self, name: str) -> None:
+        log = self._logs[-1]
+        if name not in log:
+            log[name] = dict.get(self, name, _MISSING)
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        if self._logs:
+            self._record(name)
+        dict.__setitem__(self, name, value)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        for name, value in dict(*args, **kwargs).items():
+            self[name] = value
+
+    def assign(self, name: str, value: Any) -> None:
+        """``self[name] = value``, where `_MISSING` means the name is not bound."""
+        if value is not _MISSING:
+            self[name] = value
+        elif name in self:
+            if self._logs:
+                self._record(name)
+            dict.__delitem__(self, name)
+
+    def open_log(self) -> dict[str, Any]:
+        log: dict[str, Any] = {}
+        self._logs.append(log)
+        return log
+
+    def close_log(self, log: dict[str, Any]) -> None:
+        assert self._logs[-1] is log
+        self._logs.pop()
+        if self._logs:
+            outer = self._logs[-1]
+            for name, value in log.items():
+                outer.setdefault(name, value)
+
+
 class Frame:
     """Local variables of one execution of a function body (or a module's globals)."""
 
     def __init__(self, module: "ModuleModel", globals_: dict[str, Any] | None,
                  function: FunctionRef | None = None) -> None:
         self.module = module
-        self.locals: dict[str, Any] = {}
+        self.locals: Any = _Scope()
         self.globals = globals_ if globals_ is not None else self.locals
         self.function = function
         self.returns: list[Any] = []
@@ -220,16 +274,21 @@ class Interpreter:
             elif node.orelse is not None:
                 self.exec_block(node.orelse.body.body, frame)
             return
-        names = frame.locals  # mutated in place: at module level it is also the globals dict
-        before = dict(names)
+        names: _Scope = frame.locals  # mutated in place: at module level it is also the globals dict
+        # Only the names a branch writes can differ between the branches (see `_Scope`): their
+        # values before, after the body and after the else branch are all that is compared.
         body_returned = else_returned = False
+        body_log = names.open_log()
         try:
             self.exec_block(node.body.body, frame)
         except _Return:
             body_returned = True  # this path ended; the code after the `if` belongs to the other
-        after_body = dict(names)
-        names.clear()
-        names.update(before)
+        finally:
+            names.close_log(body_log)
+        after_body = {name: names.get(name, _MISSING) for name in body_log}
+        for name, value in body_log.items():
+            names.assign(name, value)
+        else_log = names.open_log()
         try:
             if isinstance(node.orelse, cst.If):
                 self.exec_branches(node.orelse, frame)
@@ -237,24 +296,28 @@ class Interpreter:
                 self.exec_block(node.orelse.body.body, frame)
         except _Return:
             else_returned = True
-        after_else = dict(names)
+        finally:
+            names.close_log(else_log)
+        before = {**else_log, **body_log}
+        written = body_log.keys() | else_log.keys()
+        after_else = {name: names.get(name, _MISSING) for name in written}
+        after_body = {name: after_body.get(name, before[name]) for name in written}
         if body_returned and else_returned:
             raise _Return()
         if body_returned or else_returned:
-            names.clear()
-            names.update(after_body if else_returned else after_else)
+            for name, value in (after_body if else_returned else after_else).items():
+                names.assign(name, value)
             return
-        names.clear()
-        for name in after_body.keys() | after_else.keys():
-            in_body = after_body.get(name, _MISSING)
-            in_else = after_else.get(name, _MISSING)
+        for name in written:
+            in_body = after_body[name]
+            in_else = after_else[name]
             if _same(in_body, in_else) or in_else is _MISSING:
-                names[name] = in_body
+                names.assign(name, in_body)
             elif in_body is _MISSING:
-                names[name] = in_else
+                names.assign(name, in_else)
             else:
                 # The branches disagree and the model cannot know which one runs.
-                names[name] = UNKNOWN
+                names.assign(name, UNKNOWN)
 
     def exec_small(self, node: cst.BaseSmallStatement, frame: Frame) -> None:
         if isinstance(node, cst.Assign):
@@ -555,7 +618,9 @@ class Interpreter:
 
     def _eval_comprehension(self, node: cst.ListComp | cst.GeneratorExp, frame: Frame) -> Any:
         inner = Frame(frame.module, frame.globals, frame.function)
-        inner.locals = dict(frame.locals)
+        # The comprehension's own names over the frame's, without copying them all (which made
+        # a module of many names and many comprehensions quadratic).
+        inner.locals = ChainMap({}, frame.locals)
         clause = node.for_in
         first = True
         while clause is not None:
@@ -817,15 +882,28 @@ def _dotted(node: cst.BaseExpression) -> str:
 
 
 def _find_method(class_ref: ClassRef, name: str, depth: int = 0) -> cst.FunctionDef | None:
-    for item in class_ref.node.body.body:
-        if isinstance(item, cst.FunctionDef) and item.name.value == name:
-            return item
+    found = _methods_of(class_ref).get(name)
+    if found is not None:
+        return found
     for base in class_ref.bases:
         if isinstance(base, ClassRef) and depth < 5:
             found = _find_method(base, name, depth + 1)
             if found is not None:
                 return found
     return None
+
+
+def _methods_of(class_ref: ClassRef) -> dict[str, cst.FunctionDef]:
+    """The first method of each name in the class body, indexed once per class (kept on the
+    `ClassRef`): a scan of the body per attribute lookup made large classes quadratic."""
+    methods: dict[str, cst.FunctionDef] | None = getattr(class_ref, "_methods", None)
+    if methods is None:
+        methods = {}
+        for item in class_ref.node.body.body:
+            if isinstance(item, cst.FunctionDef):
+                methods.setdefault(item.name.value, item)
+        setattr(class_ref, "_methods", methods)
+    return methods
 
 
 def _is_static(node: cst.FunctionDef | cst.Lambda) -> bool:

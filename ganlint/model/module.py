@@ -78,7 +78,6 @@ class ModuleModel:
         self._source_lines: list[str] | None = None
         # Facts recorded by the interpreter (see ganlint.model.facts).
         self.facts: Any = None
-        self.python_tree: ast.Module | None = None  # CPython's tree, when the engine has it
         self._indexed = False
         self._line_count: int | None = None
 
@@ -148,14 +147,12 @@ class ModuleModel:
         """
         if self._line_starts is None:
             self._line_starts = {}
-            tree = self.python_tree
-            if tree is None:
-                try:
-                    with warnings.catch_warnings():  # the engine compiled it already, warnings and all
-                        warnings.simplefilter("ignore")
-                        tree = ast.parse(self.source)
-                except (SyntaxError, ValueError, RecursionError, MemoryError):
-                    return self._line_starts
+            try:  # only files with findings get here; the tree is dropped once paired
+                with warnings.catch_warnings():  # the engine compiled the file already, warnings and all
+                    warnings.simplefilter("ignore")
+                    tree = ast.parse(self.source)
+            except (SyntaxError, ValueError, RecursionError, MemoryError):
+                return self._line_starts
             _pair_statements(self.tree.body, tree.body, self._line_starts)
         return self._line_starts
 
