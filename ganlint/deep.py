@@ -5,11 +5,12 @@ and generated code nests deeply: 500 terms of `+`, a chain of 1,000 `elif`, a co
 1,000 `and` terms (LibCST nests each operator; CPython compiles all of these). Python's default
 recursion limit (1,000 frames) and the main thread's 8 MiB stack are far too small for that.
 :func:`call` runs a function on a thread whose stack is :data:`STACK_BYTES` with the recursion
-limit raised to :data:`RECURSION_LIMIT`, sized so that the limit is always reached before the
-stack is exhausted (a `RecursionError` instead of a crash): measured on CPython 3.11, the deepest
-recursion ganlint does costs under 1.5 KiB of C stack per Python frame, so the limit uses at most
-about a quarter of the stack. The stack is reserved address space; only the pages a deep file
-actually uses take memory.
+limit raised to :data:`RECURSION_LIMIT`. Measured on CPython 3.11: LibCST's native parser takes
+about 1 KiB of stack per level of nesting (a chain of 150,000 `and` terms needs more than
+128 MiB; 400,000 fit in 512 MiB), and ganlint's own recursion on such a chain reaches the
+recursion limit (a `RecursionError`, reported as a diagnostic) well before the end of the stack.
+Chains longer than LibCST could take are refused before parsing (`engine.MAX_BOOLEAN_CHAIN`).
+The stack is reserved address space; only the pages a deep file actually uses take memory.
 
 CPython's own parser and compiler must still judge code by the limits a user's interpreter has
 (3.11 derives them from the recursion limit): :func:`python_limits` gives them that headroom.

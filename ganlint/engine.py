@@ -366,10 +366,13 @@ def parse_python(text: str, filename: str, *, notebook: bool = False) -> cst.Mod
 
 
 # LibCST nests `a and b and c` one level per operator, in native code, where CPython keeps the
-# chain flat (so its nesting limit does not apply). Measured on the stack of `deep.call`, 400,000
-# levels parse and a few more would crash the whole process; everything else that LibCST nests,
-# CPython nests too and stops at a few thousand levels.
-MAX_BOOLEAN_CHAIN = 250_000
+# chain flat (so CPython's nesting limit does not bound it), and the native parser would crash
+# the whole process once the chain outgrows the stack of `deep.call` (400,000 levels fit).
+# Chains of 150,000 terms already exceed what the interpreter can walk within the recursion
+# limit, so longer ones are refused before a parse that would take tens of seconds for nothing.
+# Everything else LibCST nests, CPython nests too and refuses at a few thousand levels; long
+# runs of adjacent strings LibCST refuses itself.
+MAX_BOOLEAN_CHAIN = 100_000
 
 
 def _longest_boolean_chain(text: str) -> tuple[int, int, int] | None:
