@@ -177,7 +177,7 @@ class Document:
                     source.lines_with_breaks(a), source.lines_with_breaks(b), fromfile=old_label, tofile=new_label)))
         return "".join(out)
 
-    def write(self) -> None:
+    def write(self, leftovers: dict[Path, list[str]] | None = None) -> None:
         """Write the fixed file (see :func:`write_atomic`), unless it changed since it was read."""
         content = self.content()
         try:
@@ -186,7 +186,7 @@ class Document:
             raise FixError(f"{error}; not written") from None
         if current != self.original:
             raise FixError("the file changed while it was being fixed; not written")
-        write_atomic(self.path, content)
+        write_atomic(self.path, content, leftovers)
 
 
 def _slashes(name: str) -> str:
@@ -231,9 +231,12 @@ _IN_PLACE = ".inplace"
 _HELD_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 
 
-def write_atomic(path: Path, data: bytes) -> None:
+def write_atomic(path: Path, data: bytes, leftovers: dict[Path, list[str]] | None = None) -> None:
     """Write ``data`` as the new content of ``path`` (through symbolic links, keeping hard links);
-    raises :class:`FixError` for a file that must not or cannot be written."""
+    raises :class:`FixError` for a file that must not or cannot be written.
+
+    ``leftovers`` shares the temporary files found per folder between the writes of one run
+    (see :func:`remove_stale_temporaries`)."""
     target = Path(os.path.realpath(path))
     try:
         info: os.stat_result | None = os.stat(target)
@@ -247,7 +250,7 @@ def write_atomic(path: Path, data: bytes) -> None:
             raise FixError(f"{why}; not written")
         if not info.st_mode & 0o222 or not os.access(target, os.W_OK):
             raise FixError("the file is read-only; not written")
-    remove_stale_temporaries(target)
+    remove_stale_temporaries(target, leftovers)
     in_place = info is not None and (info.st_nlink > 1 or not _owner_reproducible(info))
     with _signals_held():
         descriptor, temporary = _create_temporary(target, in_place)
@@ -347,18 +350,25 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
-def remove_stale_temporaries(target: Path) -> None:
+def remove_stale_temporaries(target: Path, leftovers: dict[Path, list[str]] | None = None) -> None:
     """Remove the temporary files that killed runs left beside ``target``.
 
     Raises :class:`FixError` when an in-place copy was interrupted and the file does not hold its
-    bytes: that temporary file is then the only complete copy of the fixed text.
+    bytes: that temporary file is then the only complete copy of the fixed text. A folder is
+    listed once per run when ``leftovers`` is given (a listing per written file made fixing a
+    large folder quadratic); temporary files that appear later belong to live processes.
     """
+    folder = target.parent
+    found = leftovers.get(folder) if leftovers is not None else None
+    if found is None:
+        try:
+            found = [n for n in os.listdir(folder) if n.endswith(TEMPORARY_SUFFIX)]
+        except OSError:
+            found = []
+        if leftovers is not None:
+            leftovers[folder] = found
     prefix = f".{target.name}."
-    try:
-        names = [n for n in os.listdir(target.parent) if n.startswith(prefix) and n.endswith(TEMPORARY_SUFFIX)]
-    except OSError:
-        return
-    for name in names:
+    for name in [n for n in found if n.startswith(prefix)]:
         middle = name[len(prefix):-len(TEMPORARY_SUFFIX)]
         in_place = middle.endswith(_IN_PLACE)
         pid = middle.split(".")[0]
@@ -416,6 +426,7 @@ def fix_result(first: CheckResult, options: RunOptions, linter: Linter | None = 
         if applicable(finding, unsafe):
             by_file.setdefault(finding.filename, []).append(finding)
     single = dataclasses.replace(options, cache=False, jobs=1)
+    leftovers: dict[Path, list[str]] = {}
     for filename, findings in by_file.items():
         try:
             document = Document.load(Path(filename), filename)
@@ -432,7 +443,7 @@ def fix_result(first: CheckResult, options: RunOptions, linter: Linter | None = 
             if document.changed:
                 document.check_syntax()
                 if write:
-                    document.write()
+                    document.write(leftovers)
                 outcome.documents.append(document)
         except (OSError, FixError, notebook.NotebookError) as error:
             message = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
