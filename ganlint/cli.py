@@ -7,11 +7,10 @@ from pathlib import Path
 
 import click
 
-from ganlint import __version__, api
-from ganlint.findings import Severity
-from ganlint import fixes, output
-from ganlint.output import RENDERERS
+from ganlint import __version__, api, fixes, output, source
 from ganlint.config import ConfigError, Overrides, Resolver, describe
+from ganlint.findings import Severity
+from ganlint.output import RENDERERS
 from ganlint.runner import RunOptions, available_cores
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
@@ -63,7 +62,13 @@ def check(paths: tuple[str, ...], output_format: str, select: str | None, ignore
             if fix or diff:
                 raise click.UsageError("--fix and --diff need files, not standard input")
             name = stdin_filename or "<stdin>"
-            sources[name] = sys.stdin.read()
+            if not source.is_utf8_name(name):
+                raise click.UsageError("--stdin-filename must be valid UTF-8")
+            try:  # bytes, decoded as Python decodes a file: a BOM or a coding cookie is honoured
+                sources[name] = source.decode(sys.stdin.buffer.read())[0]
+            except source.SourceError as error:
+                click.echo(f"{name}: error: cannot read: {error}", err=True)
+                sys.exit(EXIT_ERROR)
             result = api.check_source(sources[name], name, options=options)
         else:
             result = api.check_paths(list(paths), options=options)
@@ -74,8 +79,8 @@ def check(paths: tuple[str, ...], output_format: str, select: str | None, ignore
         sys.exit(EXIT_ERROR)
     color = output.use_color(sys.stdout.isatty())
     click.echo(output.render(output_format, result.findings, color=color, sources=sources), nl=False, color=color)
-    for error in result.errors:
-        click.echo(str(error), err=True)
+    for file_error in result.errors:
+        click.echo(str(file_error), err=True)
     failing = result.failing(Severity.parse(fail_on) if fail_on else None)
     if output_format in ("text", "concise"):
         click.echo(output.summary(result.findings, result.files_checked, unsafe_fixes=unsafe_fixes), err=True)
@@ -89,10 +94,10 @@ def check(paths: tuple[str, ...], output_format: str, select: str | None, ignore
 def _fix(paths: list[str], options: RunOptions, result, unsafe: bool, diff: bool):
     """--fix: write the fixes and lint again; --diff: print them and exit (1 if there are any)."""
     outcome = fixes.fix_result(result, options, unsafe=unsafe, write=not diff)
-    for error in outcome.errors:
-        click.echo(str(error), err=True)
     files = len(outcome.documents)
     if diff:
+        for error in outcome.errors:
+            click.echo(str(error), err=True)
         click.echo("".join(document.diff() for document in outcome.documents), nl=False)
         click.echo(f"Would fix {outcome.fixed} finding(s) in {files} file(s).", err=True)
         sys.exit(EXIT_ERROR if outcome.errors else EXIT_FINDINGS if files else EXIT_CLEAN)
@@ -141,7 +146,8 @@ def rule_command(code: str | None, show_all: bool, output_format: str, output: s
     if code is not None and docs.find(code) is None:
         click.echo(f"ganlint: error: no rule {code!r} (see `ganlint rule --all`)", err=True)
         sys.exit(EXIT_ERROR)
-    rules = list(docs.ALL_RULES) if show_all else [docs.find(code)]  # type: ignore[list-item]
+    found = docs.find(code) if code is not None else None
+    rules = list(docs.ALL_RULES) if show_all or found is None else [found]
     click.echo(docs.render_rules(rules, output_format), nl=False)
 
 

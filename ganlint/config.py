@@ -511,7 +511,13 @@ def describe(settings: Settings, target: Path | None = None) -> str:
     """The resolved settings and why each rule is on or off, for `ganlint config`."""
     lines = [f"config: {settings.path}" if settings.path else
              "config: none (no pyproject.toml with [tool.ganlint] above; defaults)"]
-    lines.append(f"root: {settings.root} (globs are relative to it; the cache is {settings.root / '.ganlint_cache'})")
+    from ganlint.cache import location  # the cache needs the engine, which needs this module
+
+    where = target if target is not None else settings.root
+    cache = location(where / "__init__.py" if where.is_dir() else where, settings)
+    lines.append(f"root: {settings.root} (globs are relative to it; the cache is {cache})")
+    if settings.keras_version is not None:
+        lines.append(f"keras-version: {settings.keras_version}")
     lines.append(f"fail-on: {settings.fail_on} ({settings.fail_on_reason})")
     lines.append("exclude: " + (json.dumps(list(settings.exclude)) if settings.exclude else "(none)"))
     if settings.per_file_ignores:

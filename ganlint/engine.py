@@ -7,15 +7,20 @@ so a model built in `models.py` is known where `train.py` feeds it to a loss.
 from __future__ import annotations
 
 import ast
+import errno
+import gc
 import os
+import stat
+import warnings
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import libcst as cst
 
-from ganlint import notebook, suppress
-from ganlint.findings import Finding, Fix, Edit, Position, Range, Related, Severity
+from ganlint import deep, notebook, source, suppress
+from ganlint.findings import Edit, Finding, Fix, Position, Range, Related, Severity
 from ganlint.model.keras_version import decide as decide_keras_version
 from ganlint.model.module import ModuleModel
 from ganlint.model.project import MENTIONS_KERAS, Project
@@ -35,7 +40,7 @@ SKIPPED_DIRECTORIES = frozenset({
 
 @dataclass(frozen=True)
 class FileError:
-    """A file that could not be linted at all (missing, unreadable, not UTF-8)."""
+    """A file that could not be linted at all (missing, unreadable, not decodable)."""
 
     filename: str
     message: str
@@ -53,6 +58,7 @@ class CheckResult:
     fail_on: dict[str, Severity] = field(default_factory=dict)  # per file, from its configuration
     cached: int = 0  # components served from the cache
     processes: int = 0  # worker processes started
+    observed: list[list] = field(default_factory=list)  # what the analysis learnt from the file system
 
     def failing(self, threshold: Severity | None = None) -> list[Finding]:
         """Findings at or above ``threshold``, else at or above their file's `fail-on`."""
@@ -68,34 +74,53 @@ class SourceFile:
     error: FileError | None = None
     settings: Any = None  # ganlint.config.Settings from the file's pyproject.toml; None: the Linter's rules
     notebook: Any = None  # ganlint.notebook.Notebook for an `.ipynb` file; `text` is then its code cells
+    encoding: source.SourceEncoding = source.UTF8  # what the bytes on disk were decoded from
 
 
 def discover(paths: Sequence[str]) -> tuple[list[SourceFile], list[FileError]]:
-    """Expand folders to their Python files; files named explicitly are always included."""
+    """Expand folders to their Python files; files named explicitly are always included.
+
+    Whether a file can be read is found out when it is read (see `read_source`); here only paths
+    that do not exist, and names that no output format could show, are errors.
+    """
     files: list[SourceFile] = []
     errors: list[FileError] = []
-    seen: set[Path] = set()
+    seen: set[str] = set()
+
+    def add(path: Path, display: str) -> None:
+        if not source.is_utf8_name(display):
+            errors.append(FileError(source.readable_name(display), "cannot lint: the file name is not valid "
+                                    "UTF-8, so no output format can name it; rename the file"))
+            return
+        key = os.path.realpath(path)  # never raises, not even on a symbolic link loop
+        if key not in seen:
+            seen.add(key)
+            files.append(SourceFile(path, display))
+
     for given in paths:
         path = Path(given)
-        if not path.exists():
-            errors.append(FileError(given, "no such file or directory"))
+        try:
+            is_directory = stat.S_ISDIR(os.stat(path).st_mode)
+        except OSError as error:
+            if error.errno == errno.ENOENT and not os.path.islink(path):
+                errors.append(FileError(source.readable_name(given), "no such file or directory"))
+            else:
+                errors.append(FileError(source.readable_name(given), f"cannot read: {source.os_error(error)}"))
             continue
-        if path.is_dir():
-            for found in _walk(path):
-                key = found.resolve()
-                if key not in seen:
-                    seen.add(key)
-                    files.append(SourceFile(found, str(found)))
+        if is_directory:
+            for found in _walk(path, errors):
+                add(found, str(found))
         else:
-            key = path.resolve()
-            if key not in seen:
-                seen.add(key)
-                files.append(SourceFile(path, given))
+            add(path, given)
     return files, errors
 
 
-def _walk(root: Path) -> Iterable[Path]:
-    for directory, subdirectories, filenames in os.walk(root):
+def _walk(root: Path, errors: list[FileError]) -> Iterable[Path]:
+    def unreadable(error: OSError) -> None:
+        name = source.readable_name(str(error.filename or root))
+        errors.append(FileError(name, f"cannot read folder: {source.os_error(error)}"))
+
+    for directory, subdirectories, filenames in os.walk(root, onerror=unreadable):
         subdirectories[:] = sorted(
             d for d in subdirectories
             if not d.startswith(".") and d not in SKIPPED_DIRECTORIES and not d.endswith(".egg-info")
@@ -108,19 +133,18 @@ def _walk(root: Path) -> Iterable[Path]:
 
 def read_source(file: SourceFile) -> bytes | None:
     try:
-        return file.path.read_bytes()
-    except OSError as error:
-        file.error = FileError(file.display, f"cannot read: {error.strerror or error}")
+        return source.read_bytes(file.path)
+    except source.SourceError as error:
+        file.error = FileError(file.display, f"cannot read: {error}")
         return None
 
 
 def decode(file: SourceFile, data: bytes) -> str | None:
+    """The file's Python text (decoded as Python decodes it), or None with ``file.error`` set."""
     try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        file.error = FileError(
-            file.display,
-            f"cannot read: not valid UTF-8 (byte 0x{data[error.start]:02x} at offset {error.start})")
+        text, file.encoding = source.decode(data)
+    except source.SourceError as error:
+        file.error = FileError(file.display, f"cannot read: {error}")
         return None
     return as_python(file, text)
 
@@ -176,10 +200,17 @@ class Linter:
         return frozenset(codes)
 
     def check_files(self, files: Sequence[SourceFile], roots: Sequence[Path] = ()) -> CheckResult:
-        return self.finish(self.prepare(files, roots))
+        return deep.call(lambda: self.finish(self.prepare(files, roots)))
 
-    def prepare(self, files: Sequence[SourceFile], roots: Sequence[Path] = ()) -> "Prepared":
-        """Read, parse and analyse: everything before the models' roles are decided."""
+    def prepare(self, files: Sequence[SourceFile], roots: Sequence[Path] = ()) -> Prepared:
+        """Read, parse and analyse: everything before the models' roles are decided.
+
+        Deeply nested code needs the stack of `deep.call`: callers run this (and `finish`) there.
+        """
+        with paused_gc():
+            return self._prepare(files, roots)
+
+    def _prepare(self, files: Sequence[SourceFile], roots: Sequence[Path]) -> Prepared:
         result = CheckResult()
         project = Project(roots)
         prepared = Prepared(result, project)
@@ -202,19 +233,26 @@ class Linter:
         for module in list(linted):
             try:
                 project.analyse(module)
-            except RecursionError:
-                result.errors.append(FileError(module.path, "internal error: code nested too deeply to analyse"))
+            except RecursionError:  # deeper than even `deep.RECURSION_LIMIT` allows
+                if self.report_invalid_syntax:
+                    prepared.raw.append((prepared.file_of[id(module)], [InvalidSyntax(1, 1, PARSER_LIMIT.format(
+                        "nested too deeply to analyse")).finding(module.path)]))
+                    prepared.unparsed.add(id(prepared.file_of[id(module)]))
                 linted.remove(module)
         prepared.linted = linted
         return prepared
 
-    def finish(self, prepared: "Prepared", named_roles: Iterable[str] = ()) -> CheckResult:
+    def finish(self, prepared: Prepared, named_roles: Iterable[str] = ()) -> CheckResult:
         """Decide roles, run the rules, apply suppressions.
 
         ``named_roles`` are the roles that models of *other* files of the run are named for
         (a project with a model named `discriminator` makes a `generator` more likely one): a
         worker that holds only part of a run gets them from the others.
         """
+        with paused_gc():
+            return self._finish(prepared, named_roles)
+
+    def _finish(self, prepared: Prepared, named_roles: Iterable[str]) -> CheckResult:
         result, project = prepared.result, prepared.project
         all_models = [model for facts in project.facts.values() for model in facts.models]
         roles = assign_roles(all_models, also_named=named_roles)
@@ -225,9 +263,13 @@ class Linter:
                                            settings.path if settings is not None else None,
                                            project.facts_for(module).legacy_keras)
             context = RuleContext(module, project, roles, version)
-            # Rules read the program model; engine checks (GAN901) run in `suppressed`.
-            findings = [to_finding(rule, report) for rule in self.rules_for(file) if isinstance(rule, Rule)
-                        for report in rule.run(context)]
+            try:  # rules read the program model; engine checks (GAN901) run in `suppressed`
+                findings = [to_finding(rule, report) for rule in self.rules_for(file) if isinstance(rule, Rule)
+                            for report in rule.run(context)]
+            except RecursionError:  # deeper than even `deep.RECURSION_LIMIT` allows
+                too_deep = InvalidSyntax(1, 1, PARSER_LIMIT.format("nested too deeply to analyse"))
+                findings = [too_deep.finding(file.display)]
+                prepared.unparsed.add(id(file))
             prepared.raw.append((file, findings))
         sources = {module.path: module.source for module in project.modules.values()}
         for file, findings in prepared.raw:
@@ -236,6 +278,7 @@ class Linter:
                 kept = notebook.locate_findings(kept, file.notebook, file.display)
             result.findings.extend(kept)
         result.findings.sort(key=Finding.sort_key)
+        result.observed = project.dependencies()
         return result
 
     def suppressed(self, file: SourceFile, findings: list[Finding], sources: dict[str, str],
@@ -266,22 +309,113 @@ class Linter:
         return kept
 
     def parse(self, file: SourceFile, project: Project, result: CheckResult) -> ModuleModel | None:
-        # CPython's parser first: it is fast, it is the grammar the code will run under (LibCST
-        # accepts some code CPython rejects), and its tree gives positions later.
         try:
-            python_tree = ast.parse(file.text or "", file.display)
-            tree = cst.parse_module(file.text)  # type: ignore[arg-type]
-        except (SyntaxError, ValueError, cst.ParserSyntaxError) as error:
+            tree = parse_python(file.text or "", file.display, notebook=file.notebook is not None)
+        except InvalidSyntax as error:
             if self.report_invalid_syntax:
-                result.findings.append(invalid_syntax(file.display, error))
-            return None
-        except RecursionError:
-            result.errors.append(FileError(file.display, "file is nested too deeply to parse"))
+                result.findings.append(error.finding(file.display))
             return None
         result.files_parsed += 1
-        module = project.add(file.path, file.text, tree, file.display)  # type: ignore[arg-type]
-        module.python_tree = python_tree
-        return module
+        return project.add(file.path, file.text, tree, file.display)  # type: ignore[arg-type]
+
+
+class InvalidSyntax(Exception):
+    """Source that cannot be linted: CPython rejects it, or LibCST cannot read what CPython accepts."""
+
+    def __init__(self, row: int, column: int, message: str) -> None:
+        super().__init__(message)
+        self.row, self.column, self.message = max(1, row), max(1, column), message
+
+    def finding(self, filename: str) -> Finding:
+        where = Range(Position(self.row, self.column), Position(self.row, self.column))
+        return Finding(INVALID_SYNTAX[0], INVALID_SYNTAX[1], Severity.ERROR, f"cannot parse: {self.message}",
+                       filename, where)
+
+
+# What LibCST cannot read although CPython can: one diagnostic, worded so that nobody takes the
+# file for broken (README, "A file that does not parse").
+PARSER_LIMIT = "ganlint's parser (LibCST) cannot read this file, although Python can ({}); no rule checked it"
+
+
+def parse_python(text: str, filename: str, *, notebook: bool = False) -> cst.Module:
+    """LibCST's tree of ``text``; raises :class:`InvalidSyntax`.
+
+    CPython decides what is valid: it is the grammar the code runs under (LibCST accepts some
+    code CPython rejects), and compiling (not only parsing) also finds the errors its compiler
+    raises, such as ``x = *a * 0.9``. The source is compiled, not an `ast` tree: converting a
+    tree back for the compiler has a lower nesting limit than compiling the text, and the
+    positions need CPython's tree only for files with findings (`ModuleModel`). A notebook may
+    ``await`` at the top level, as IPython allows.
+    """
+    flags = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT if notebook else 0
+    try:
+        # Python's SyntaxWarnings (`1()`, invalid escapes) are not ganlint's to print, and under
+        # `-W error` they would turn valid code into a syntax error.
+        with deep.python_limits(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            compile(text, filename, "exec", flags, dont_inherit=True)
+    except SyntaxError as error:
+        raise InvalidSyntax(error.lineno or 1, error.offset or 1, error.msg) from None
+    except ValueError as error:  # a NUL byte (Python 3.11)
+        raise InvalidSyntax(1, 1, str(error)) from None
+    except (RecursionError, MemoryError):
+        raise InvalidSyntax(1, 1, "nested too deeply for Python to compile") from None
+    chain = _longest_boolean_chain(text)
+    if chain is not None:
+        raise InvalidSyntax(chain[0], chain[1], PARSER_LIMIT.format(f"a chain of {chain[2]} `and`/`or` terms"))
+    try:
+        with paused_gc():
+            return cst.parse_module(text)
+    except cst.ParserSyntaxError as error:
+        detail = str(error.message).splitlines()[0] if error.message else "a syntax error"
+        raise InvalidSyntax(error.raw_line, error.raw_column + 1, PARSER_LIMIT.format(detail)) from None
+    except RecursionError:
+        raise InvalidSyntax(1, 1, PARSER_LIMIT.format("nested too deeply")) from None
+
+
+# LibCST nests `a and b and c` one level per operator, in native code, where CPython keeps the
+# chain flat (so CPython's nesting limit does not bound it), and the native parser would crash
+# the whole process once the chain outgrows the stack of `deep.call` (400,000 levels fit).
+# Chains of 150,000 terms already exceed what the interpreter can walk within the recursion
+# limit, so longer ones are refused before a parse that would take tens of seconds for nothing.
+# Everything else LibCST nests, CPython nests too and refuses at a few thousand levels; long
+# runs of adjacent strings LibCST refuses itself.
+MAX_BOOLEAN_CHAIN = 100_000
+
+
+def _longest_boolean_chain(text: str) -> tuple[int, int, int] | None:
+    """(line, column, terms) of a chain of `and`/`or` longer than LibCST can take, else None."""
+    if text.count("and") + text.count("or") <= MAX_BOOLEAN_CHAIN:
+        return None  # the common case: too few of the words to matter, counted in C
+    longest: tuple[int, int, int] | None = None
+    stack: list[tuple[ast.AST, bool]] = [(ast.parse(text), False)]
+    while stack:
+        node, inside = stack.pop()
+        if isinstance(node, ast.BoolOp) and not inside:
+            terms = 1 + sum(len(n.values) - 1 for n in ast.walk(node) if isinstance(n, ast.BoolOp))
+            if longest is None or terms > longest[2]:
+                longest = (node.lineno, node.col_offset + 1, terms)
+        stack.extend((child, inside or isinstance(node, ast.BoolOp)) for child in ast.iter_child_nodes(node))
+    return longest if longest is not None and longest[2] > MAX_BOOLEAN_CHAIN else None
+
+
+class paused_gc:
+    """Cyclic garbage collection off while a run builds its trees and program model.
+
+    Every collection of the oldest generation walks every object alive, and a LibCST tree is
+    millions of them (about 25 KB per line of source): collections triggered while a large
+    file is analysed made the run quadratic in its size. The trees and the model hold almost
+    no reference cycles (measured: peak memory is the same with collection off), so nothing
+    piles up meanwhile.
+    """
+
+    def __enter__(self) -> None:
+        self.was_enabled = gc.isenabled()
+        gc.disable()
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.was_enabled:
+            gc.enable()
 
 
 @dataclass
@@ -299,23 +433,6 @@ class Prepared:
         """The roles the models of these files are named for (`generator`, `discriminator`)."""
         return frozenset(role for facts in self.project.facts.values() for model in facts.models
                          if (role := name_role(model)) is not None)
-
-
-def invalid_syntax(filename: str, error: Exception) -> Finding:
-    """`GAN000` at the position CPython (or else LibCST) reports, in CPython's words."""
-    row, column, message = 1, 1, "invalid syntax"
-    if isinstance(error, SyntaxError):
-        row, column = error.lineno or 1, max(1, error.offset or 1)
-        message = error.msg
-    elif isinstance(error, cst.ParserSyntaxError):
-        row, column = error.raw_line, error.raw_column + 1
-        message = str(error.message).splitlines()[0] if error.message else message
-    else:
-        message = str(error)
-    return Finding(
-        INVALID_SYNTAX[0], INVALID_SYNTAX[1], Severity.ERROR,
-        f"cannot parse: {message}", filename, Range(Position(row, column), Position(row, column)),
-    )
 
 
 def to_finding(rule: Check, report: Report) -> Finding:

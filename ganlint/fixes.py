@@ -2,38 +2,40 @@
 
 - Only ``safe`` fixes are applied unless unsafe ones are asked for.
 - Edits are 1-based (row, column) ranges in *characters* (LibCST counts code points), converted to
-  offsets in the text the linter read: the decoded file without its BOM, line breaks as they are
-  (``\\r\\n`` stays ``\\r\\n``; a lone ``\\r`` is a line break too, as for Python's tokenizer).
-  Every character outside the edited spans is kept; the BOM is put back.
+  offsets in the text the linter read: the file decoded as Python decodes it (BOM, coding
+  cookie), lines as the tokenizer counts them (`ganlint.source`). Every byte outside the edited
+  spans is kept: the file is written back in its own encoding, with its own line breaks; one
+  whose encoding would not read back byte for byte is not fixed.
 - Fixes whose edits overlap an edit already taken in the same pass are left for the next pass;
   a file is fixed, re-linted and fixed again until nothing applicable is left (at most
   :data:`MAX_PASSES` times), so fixing a fixed file changes nothing.
-- A file is written once, atomically: a temporary file in the same folder, then ``os.replace``;
-  its permission bits are kept.
+- The fixed text must still parse (as CPython compiles it and as LibCST reads it), or nothing is
+  written.
+- A file is written once, atomically where that keeps it what it is (see :func:`write_atomic`):
+  through a symbolic link to its target, never over a read-only file, never splitting hard links.
 - In a notebook each fix rewrites only its cell's ``source``; the JSON keeps its key order,
-  indentation, escaping and final newline (see `ganlint.notebook.dump`).
+  indentation, escaping, line breaks and final newline (see `ganlint.notebook.dump`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import difflib
 import os
-import re
+import signal
 import stat
-import tempfile
+import threading
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
 
-from ganlint import api, notebook
-from ganlint.engine import CheckResult, FileError, Linter
+from ganlint import api, deep, notebook, source
+from ganlint.engine import CheckResult, FileError, InvalidSyntax, Linter, parse_python
 from ganlint.findings import Applicability, Edit, Finding, Position
 from ganlint.runner import RunOptions
 
 MAX_PASSES = 10
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")
-_BOM = b"\xef\xbb\xbf"
 
 
 class FixError(Exception):
@@ -45,17 +47,13 @@ def applicable(finding: Finding, unsafe: bool) -> bool:
         finding.fix.applicability is Applicability.SAFE or unsafe)
 
 
-def line_starts(text: str) -> list[int]:
-    return [0] + [match.end() for match in _LINE_BREAK.finditer(text)]
-
-
 def offset(text: str, starts: Sequence[int], position: Position) -> int:
     """The string index of a 1-based (row, column) in ``text``; raises :class:`FixError` if outside."""
     if not 1 <= position.row <= len(starts) or position.column < 1:
         raise FixError(f"position {position.row}:{position.column} is outside the file")
     start = starts[position.row - 1]
     end = starts[position.row] if position.row < len(starts) else len(text)
-    line = _LINE_BREAK.sub("", text[start:end])
+    line = source.strip_line_break(text[start:end])
     if position.column - 1 > len(line):
         raise FixError(f"position {position.row}:{position.column} is past the end of its line")
     return start + position.column - 1
@@ -66,7 +64,7 @@ def apply_edits(text: str, fixes: Iterable[Sequence[Edit]]) -> tuple[str, int]:
 
     Returns the new text and how many fixes were applied.
     """
-    starts = line_starts(text)
+    starts = source.line_starts(text)
     taken: list[tuple[int, int]] = []
     spans: list[tuple[int, int, str]] = []
     applied = 0
@@ -97,21 +95,26 @@ def _overlaps(a: tuple, b: tuple) -> bool:
 class Document:
     """One file being fixed: its bytes on disk and its current text."""
 
-    path: Path
+    path: Path  # where the file's content lives: the target of a symbolic link
     display: str
     original: bytes
-    bom: bool
+    encoding: source.SourceEncoding
     text: str  # the current text: the Python source, or the notebook's JSON
     nb: notebook.Notebook | None = None
     fixed: int = 0  # fixes applied so far
 
     @classmethod
-    def load(cls, path: Path, display: str) -> "Document":
-        data = path.read_bytes()
-        bom = data.startswith(_BOM)
-        text = data[len(_BOM):].decode("utf-8") if bom else data.decode("utf-8")
-        nb = notebook.parse(text) if path.suffix == notebook.SUFFIX else None
-        return cls(path, display, data, bom, text, nb)
+    def load(cls, path: Path, display: str) -> Document:
+        target = Path(os.path.realpath(path))
+        try:
+            data = source.read_bytes(target)
+            text, encoding = source.decode(data)
+        except source.SourceError as error:
+            raise FixError(str(error)) from None
+        if not source.round_trips(data, text, encoding):
+            raise FixError(f"its encoding ({encoding.name}) does not read back byte for byte")
+        nb = notebook.parse(text) if Path(display).suffix == notebook.SUFFIX else None
+        return cls(target, display, data, encoding, text, nb)
 
     def apply(self, findings: Sequence[Finding], unsafe: bool) -> int:
         """Apply the applicable fixes of ``findings`` (all of this file); returns how many."""
@@ -122,8 +125,8 @@ class Document:
             self.text, applied = apply_edits(self.text, [f.fix.edits for f in chosen])  # type: ignore[union-attr]
         else:
             for cell in sorted({f.cell for f in chosen if f.cell is not None}):
-                source = self.nb.sources[cell - 1]
-                new, count = apply_edits(source, [f.fix.edits for f in chosen if f.cell == cell])  # type: ignore[union-attr]
+                cell_source = self.nb.sources[cell - 1]
+                new, count = apply_edits(cell_source, [f.fix.edits for f in chosen if f.cell == cell])  # type: ignore[union-attr]
                 if count:
                     notebook.set_cell_source(self.nb, cell, new)
                     applied += count
@@ -133,37 +136,57 @@ class Document:
         return applied
 
     def content(self) -> bytes:
-        return (_BOM if self.bom else b"") + self.text.encode("utf-8")
+        try:
+            return self.encoding.encode(self.text)
+        except source.SourceError as error:
+            raise FixError(f"the fix needs {error}") from None
 
     @property
     def changed(self) -> bool:
         return self.content() != self.original
 
+    def check_syntax(self) -> None:
+        """Raise :class:`FixError` unless the fixed text parses as the linter parses it."""
+        code = self.nb.text if self.nb is not None else self.text
+        try:
+            deep.call(parse_python, code, self.display, notebook=self.nb is not None)
+        except InvalidSyntax as error:
+            where = f"line {error.row}"
+            if self.nb is not None:
+                cell, row = self.nb.locate(error.row)
+                where = f"cell {cell}, line {row}"
+            raise FixError(f"the fixed code would not parse ({where}: {error.message}); nothing written") from None
+
     def diff(self) -> str:
-        before = self.original[len(_BOM) if self.bom else 0:].decode("utf-8")
+        before = source.decode(self.original)[0]
         if self.nb is not None:
             return self._notebook_diff(before)
         old, new = _labels(self.display)
-        lines = difflib.unified_diff(before.splitlines(keepends=True), self.text.splitlines(keepends=True),
+        lines = difflib.unified_diff(source.lines_with_breaks(before), source.lines_with_breaks(self.text),
                                      fromfile=old, tofile=new)
         return "".join(_terminated(lines))
 
     def _notebook_diff(self, before: str) -> str:
         old = notebook.parse(before)
         assert self.nb is not None
-        out = []
+        out: list[str] = []
         for index, (a, b) in enumerate(zip(old.sources, self.nb.sources), start=1):
             if a != b:
-                old, new = _labels(f"{self.display}:cell {index}")
+                old_label, new_label = _labels(f"{self.display}:cell {index}")
                 out.extend(_terminated(difflib.unified_diff(
-                    a.splitlines(keepends=True), b.splitlines(keepends=True), fromfile=old, tofile=new)))
+                    source.lines_with_breaks(a), source.lines_with_breaks(b), fromfile=old_label, tofile=new_label)))
         return "".join(out)
 
-    def write(self) -> None:
-        """Replace the file atomically, unless it changed since it was read."""
-        if self.path.read_bytes() != self.original:
+    def write(self, leftovers: dict[Path, list[str]] | None = None) -> None:
+        """Write the fixed file (see :func:`write_atomic`), unless it changed since it was read."""
+        content = self.content()
+        try:
+            current = source.read_bytes(self.path)
+        except source.SourceError as error:
+            raise FixError(f"{error}; not written") from None
+        if current != self.original:
             raise FixError("the file changed while it was being fixed; not written")
-        write_atomic(self.path, self.content())
+        write_atomic(self.path, content, leftovers)
 
 
 def _slashes(name: str) -> str:
@@ -184,24 +207,195 @@ def _terminated(lines: Iterable[str]) -> Iterable[str]:
             yield line + "\n\\ No newline at end of file\n"
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
-    mode = stat.S_IMODE(path.stat().st_mode) if path.exists() else None
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".ganlint-tmp", dir=path.parent)
+# -- writing ---------------------------------------------------------------------------------------
+#
+# A fixed file is written through a temporary file beside it, `.NAME.PID.ganlint-tmp`, created
+# exclusively, locked while it is being written, with SIGINT, SIGTERM and SIGHUP held back, so a
+# run that is interrupted or terminated still removes it. Only SIGKILL (or a crash) can leave one
+# behind, and every write first removes those of processes that no longer run (the name holds
+# the pid, the lock tells a live process in another pid namespace): the next run cleans up.
+#
+# - An ordinary file is replaced by renaming the temporary file over it: readers see the old or
+#   the new content, never a mix, and a crash leaves the old file. Its permission bits are kept.
+# - A symbolic link is followed: its target is fixed and the link stays a link.
+# - A file with several hard links, or one whose owner and group this process cannot give to a
+#   new file, cannot be replaced without splitting the links or changing the owner. It is
+#   rewritten in place instead: the complete new content is first written to the temporary file
+#   (marked `.inplace`) and flushed to disk, then copied into the file itself. A crash during the
+#   copy leaves that complete copy behind; a later run removes it only once the file holds the
+#   same bytes, and otherwise refuses to touch the file and says where the copy is.
+# - A read-only file is not written.
+
+TEMPORARY_SUFFIX = ".ganlint-tmp"
+_IN_PLACE = ".inplace"
+_HELD_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+def write_atomic(path: Path, data: bytes, leftovers: dict[Path, list[str]] | None = None) -> None:
+    """Write ``data`` as the new content of ``path`` (through symbolic links, keeping hard links);
+    raises :class:`FixError` for a file that must not or cannot be written.
+
+    ``leftovers`` shares the temporary files found per folder between the writes of one run
+    (see :func:`remove_stale_temporaries`)."""
+    target = Path(os.path.realpath(path))
     try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        if mode is not None:
-            os.chmod(temporary, mode)
-        os.replace(temporary, path)
-    except BaseException:
+        info: os.stat_result | None = os.stat(target)
+    except FileNotFoundError:
+        info = None
+    except OSError as error:
+        raise FixError(source.os_error(error)) from None
+    if info is not None:
+        why = source.not_regular(info.st_mode)
+        if why is not None:
+            raise FixError(f"{why}; not written")
+        if not info.st_mode & 0o222 or not os.access(target, os.W_OK):
+            raise FixError("the file is read-only; not written")
+    remove_stale_temporaries(target, leftovers)
+    in_place = info is not None and (info.st_nlink > 1 or not _owner_reproducible(info))
+    with _signals_held():
+        descriptor, temporary = _create_temporary(target, in_place)
         try:
-            os.unlink(temporary)
+            try:
+                if info is not None:
+                    os.chmod(temporary, stat.S_IMODE(info.st_mode))
+                _write_all(descriptor, data)
+                os.fsync(descriptor)
+            finally:
+                os.close(descriptor)
+            if in_place:
+                _copy_into(target, data)
+                temporary.unlink()
+            else:
+                os.replace(temporary, target)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                temporary.unlink()
+            raise
+
+
+def _owner_reproducible(info: os.stat_result) -> bool:
+    """Whether a new file made by this process gets (or can be given) the owner and group of ``info``."""
+    if not hasattr(os, "geteuid") or os.geteuid() == 0:
+        return True
+    return info.st_uid == os.geteuid() and info.st_gid in (os.getegid(), *os.getgroups())
+
+
+def _create_temporary(target: Path, in_place: bool) -> tuple[int, Path]:
+    marker = _IN_PLACE if in_place else ""
+    for attempt in range(100):
+        serial = f".{attempt}" if attempt else ""
+        temporary = target.with_name(f".{target.name}.{os.getpid()}{serial}{marker}{TEMPORARY_SUFFIX}")
+        try:
+            descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+                                 | getattr(os, "O_BINARY", 0), 0o600)
+        except FileExistsError:
+            continue
+        except OSError as error:
+            raise FixError(f"cannot create a temporary file in {target.parent}: {source.os_error(error)}") from None
+        _lock(descriptor, blocking=True)
+        return descriptor, temporary
+    raise FixError(f"cannot create a temporary file in {target.parent}")
+
+
+def _write_all(descriptor: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(descriptor, view):]
+
+
+def _copy_into(target: Path, data: bytes) -> None:
+    """Overwrite ``target``'s own content (its inode, which every hard link shares)."""
+    descriptor = os.open(target, os.O_WRONLY | getattr(os, "O_BINARY", 0))
+    try:
+        _write_all(descriptor, data)
+        os.ftruncate(descriptor, len(data))
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """SIGINT, SIGTERM and SIGHUP wait until the block ends, then take effect (main thread only:
+    Python handles signals there)."""
+    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def _lock(descriptor: int, blocking: bool) -> bool:
+    try:
+        import fcntl
+    except ImportError:  # Windows: a file open in another process cannot be deleted there anyway
+        return True
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+    except OSError:
+        return False
+    return True
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # it exists, owned by someone else
+        return True
+    return True
+
+
+def remove_stale_temporaries(target: Path, leftovers: dict[Path, list[str]] | None = None) -> None:
+    """Remove the temporary files that killed runs left beside ``target``.
+
+    Raises :class:`FixError` when an in-place copy was interrupted and the file does not hold its
+    bytes: that temporary file is then the only complete copy of the fixed text. A folder is
+    listed once per run when ``leftovers`` is given (a listing per written file made fixing a
+    large folder quadratic); temporary files that appear later belong to live processes.
+    """
+    folder = target.parent
+    found = leftovers.get(folder) if leftovers is not None else None
+    if found is None:
+        try:
+            found = [n for n in os.listdir(folder) if n.endswith(TEMPORARY_SUFFIX)]
         except OSError:
-            pass
-        raise
+            found = []
+        if leftovers is not None:
+            leftovers[folder] = found
+    prefix = f".{target.name}."
+    for name in [n for n in found if n.startswith(prefix)]:
+        middle = name[len(prefix):-len(TEMPORARY_SUFFIX)]
+        in_place = middle.endswith(_IN_PLACE)
+        pid = middle.split(".")[0]
+        if not pid.isdigit() or _process_alive(int(pid)):
+            continue
+        temporary = target.parent / name
+        try:
+            descriptor = os.open(temporary, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+        except OSError:
+            continue
+        try:
+            if not stat.S_ISREG(os.fstat(descriptor).st_mode) or not _lock(descriptor, blocking=False):
+                continue
+            if in_place:
+                with os.fdopen(os.dup(descriptor), "rb") as stream:
+                    copy = stream.read()
+                try:
+                    current: bytes | None = source.read_bytes(target)
+                except source.SourceError:
+                    current = None
+                if current != copy:
+                    raise FixError(f"an interrupted fix left the complete fixed text in {temporary}; "
+                                   f"compare it with the file, then delete it")
+            with contextlib.suppress(OSError):
+                temporary.unlink()
+        finally:
+            os.close(descriptor)
 
 
 @dataclass
@@ -232,6 +426,7 @@ def fix_result(first: CheckResult, options: RunOptions, linter: Linter | None = 
         if applicable(finding, unsafe):
             by_file.setdefault(finding.filename, []).append(finding)
     single = dataclasses.replace(options, cache=False, jobs=1)
+    leftovers: dict[Path, list[str]] = {}
     for filename, findings in by_file.items():
         try:
             document = Document.load(Path(filename), filename)
@@ -246,10 +441,11 @@ def fix_result(first: CheckResult, options: RunOptions, linter: Linter | None = 
                 raise FixError(f"the fixes did not settle after {MAX_PASSES} passes (a fix brings back a "
                                f"finding with a fix); nothing written")
             if document.changed:
+                document.check_syntax()
                 if write:
-                    document.write()
+                    document.write(leftovers)
                 outcome.documents.append(document)
-        except (OSError, UnicodeDecodeError, FixError, notebook.NotebookError) as error:
+        except (OSError, FixError, notebook.NotebookError) as error:
             message = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
             outcome.errors.append(FileError(filename, f"cannot fix: {message}"))
     return outcome

@@ -22,10 +22,12 @@ import dataclasses
 import json
 import re
 from bisect import bisect_right
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from ganlint.findings import Edit, Finding, Fix, Position, Range, Related
+from ganlint.source import dominant_line_break, lines_with_breaks, split_lines
 
 SUFFIX = ".ipynb"
 
@@ -34,7 +36,6 @@ _PYTHON_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun", "debug"})
 _MAGIC_LINE = re.compile(r"^(?P<indent>[ \t]*)(?:[%!]|\?)")
 _ASSIGN_FROM_MAGIC = re.compile(r"^(?P<indent>[ \t]*)(?P<target>[A-Za-z_][\w.]*(?:\s*,\s*[A-Za-z_][\w.]*)*)\s*=\s*[%!]")
 _HELP_SUFFIX = re.compile(r"^(?P<indent>[ \t]*)[A-Za-z_][\w.]*\?\??\s*$")
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
 class NotebookError(ValueError):
@@ -61,26 +62,45 @@ def parse(data: bytes | str) -> Notebook:
     """Read a notebook's JSON; raises :class:`NotebookError` when it is not one."""
     try:
         document = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as error:
+    except (ValueError, UnicodeDecodeError, RecursionError) as error:
         raise NotebookError(f"not a valid notebook (invalid JSON: {error})") from None
     if not isinstance(document, dict) or not isinstance(document.get("cells"), list):
         raise NotebookError("not a valid notebook (no `cells` list)")
-    language = (document.get("metadata") or {}).get("language_info", {}) or {}
-    kernel = (document.get("metadata") or {}).get("kernelspec", {}) or {}
+    metadata = _object(document, "metadata", "`metadata`")
+    language = _object(metadata, "language_info", "`metadata.language_info`")
+    kernel = _object(metadata, "kernelspec", "`metadata.kernelspec`")
     name = str(language.get("name") or kernel.get("language") or "python").lower()
     cells = [cell for cell in document["cells"] if isinstance(cell, dict) and cell.get("cell_type") == "code"]
     if name != "python":
         cells = []  # an R or Julia notebook has nothing for a Python linter
-    sources = [_source_text(cell.get("source", "")) for cell in cells]
+    sources = [_source_text(cell.get("source", ""), number) for number, cell in enumerate(cells, start=1)]
     notebook = Notebook(document, cells, sources)
     rebuild(notebook)
     return notebook
 
 
-def _source_text(source: Any) -> str:
-    if isinstance(source, list):
-        return "".join(str(part) for part in source)
-    return str(source or "")
+def _object(parent: dict[str, Any], key: str, label: str) -> dict[str, Any]:
+    """``parent[key]`` when it is a JSON object, ``{}`` when it is missing or null."""
+    value = parent.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise NotebookError(f"not a valid notebook ({label} is a {_json_kind(value)}, not an object)")
+    return value
+
+
+def _json_kind(value: Any) -> str:
+    return {str: "string", list: "list", bool: "boolean", int: "number", float: "number"}.get(type(value), "value")
+
+
+def _source_text(source: Any, number: int) -> str:
+    if isinstance(source, list) and all(isinstance(part, str) for part in source):
+        return "".join(source)
+    if isinstance(source, str):
+        return source
+    if source is None:
+        return ""
+    raise NotebookError(f"not a valid notebook (the source of code cell {number} is not text)")
 
 
 def rebuild(notebook: Notebook) -> None:
@@ -90,16 +110,12 @@ def rebuild(notebook: Notebook) -> None:
     line = 1
     for source in notebook.sources:
         starts.append(line)
-        lines = [_LINE_BREAK.sub("", piece) for piece in _split_lines(source)] or [""]
+        lines = split_lines(source) if source else [""]
         python = python_lines(lines)
         parts.extend(text + "\n" for text in python)
         line += len(python)
     notebook.starts = starts or [1]
     notebook.text = "".join(parts)
-
-
-def _split_lines(source: str) -> list[str]:
-    return _LINE_BREAK.split(source) if source else []
 
 
 def python_lines(lines: Sequence[str]) -> list[str]:
@@ -177,7 +193,7 @@ def _cell_range(notebook: Notebook, value: Range) -> tuple[int, Range]:
     cell, row = notebook.locate(value.start.row)
     end_cell, end_row = notebook.locate(value.end.row)
     end_column = value.end.column
-    lines = _LINE_BREAK.split(notebook.sources[cell - 1]) if cell <= len(notebook.sources) else [""]
+    lines = split_lines(notebook.sources[cell - 1]) if cell <= len(notebook.sources) else [""]
     if end_cell != cell or end_row > len(lines):  # past the cell's last line (a deleted line's break): clamp
         end_row, end_column = len(lines), len(lines[-1]) + 1
     return cell, Range(Position(row, value.start.column), Position(end_row, end_column))
@@ -222,42 +238,52 @@ def set_cell_source(notebook: Notebook, cell: int, source: str) -> None:
     notebook.sources[cell - 1] = source
     obj = notebook.code_cells[cell - 1]
     if isinstance(obj.get("source"), list):
-        obj["source"] = source.splitlines(keepends=True)
+        obj["source"] = lines_with_breaks(source)
     else:
         obj["source"] = source
     rebuild(notebook)
 
 
 def dump(notebook: Notebook, original: str) -> str:
-    """The notebook as JSON in the style of ``original`` (indent, key order, escaping, final newline).
+    """The notebook as JSON in the style of ``original`` (indent, key order, escaping, line breaks,
+    final newline); raises :class:`NotebookError` when no style reproduces ``original``.
 
     The style is found by serialising the *unchanged* document in each candidate style and keeping
-    the one that reproduces ``original`` exactly; nbformat's own style (indent 1, non-ASCII kept)
-    is the fallback.
+    the one that reproduces ``original`` exactly, so the new text differs from the old one only in
+    the cells that changed. JSON holds line breaks only between tokens (inside strings they are
+    escaped), so the file's own line break is put back by replacing ``\\n``.
     """
-    style = detect_style(original)
-    text = json.dumps(notebook.data, **style)
-    return text + _final_newline(original)
+    newline = dominant_line_break(original)
+    style = detect_style(original.replace(newline, "\n") if newline != "\n" else original)
+    if style is None:
+        raise NotebookError("its JSON layout is one this tool cannot reproduce, so writing it would "
+                            "reformat the whole notebook; not written")
+    text = json.dumps(notebook.data, **style) + _final_newline(original)
+    return text.replace("\n", newline) if newline != "\n" else text
 
 
 def _final_newline(original: str) -> str:
     stripped = original.rstrip("\r\n")
-    return original[len(stripped):]
+    return original[len(stripped):].replace("\r\n", "\n").replace("\r", "\n")
 
 
-def detect_style(original: str) -> dict[str, Any]:
-    document = json.loads(original)
-    body = original.rstrip("\r\n")
+def detect_style(original: str) -> dict[str, Any] | None:
+    """The `json.dumps` arguments that reproduce ``original`` (with ``\\n`` line breaks), or None."""
+    try:
+        document = json.loads(original)
+    except ValueError:
+        return None
+    body = original.rstrip("\n")
     match = re.search(r"\n([ \t]+)\S", body)
     indents: list[Any] = []
     if match:
         found = match.group(1)
         indents.append("\t" if found.startswith("\t") else len(found))
-    indents += [1, 2, 4, None]
+    indents += [1, 2, 4, 0, None]
     for indent in indents:
         for ensure_ascii in (False, True):
             for separators in ((",", ": "), (", ", ": "), (",", ":")):
                 style = {"indent": indent, "ensure_ascii": ensure_ascii, "separators": separators}
                 if json.dumps(document, **style) == body:
                     return style
-    return {"indent": indents[0], "ensure_ascii": False, "separators": (",", ": ")}
+    return None

@@ -19,21 +19,20 @@ from __future__ import annotations
 
 import json
 import os
-import re
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
 from urllib.parse import quote
 
 import click
 
 from ganlint import __version__, notebook
 from ganlint.findings import Applicability, Finding, Range, Related, Severity
+from ganlint.source import SourceError, decode, read_bytes, split_lines
 
 SCHEMA_VERSION = 1
 INFORMATION_URI = "https://github.com/ganlint/ganlint"
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _COLORS = {Severity.ERROR: "red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
 
 
@@ -69,8 +68,8 @@ class SourceLines:
         text = self.sources.get(filename)
         if text is None:
             try:
-                text = Path(filename).read_bytes().decode("utf-8-sig")
-            except (OSError, UnicodeDecodeError):
+                text = decode(read_bytes(filename))[0]
+            except SourceError:
                 return None
         if cell is not None:
             try:
@@ -80,7 +79,7 @@ class SourceLines:
             if not 1 <= cell <= len(parsed.sources):
                 return None
             text = parsed.sources[cell - 1]
-        return _LINE_BREAK.split(text)
+        return split_lines(text)
 
 
 # -- text and concise ----------------------------------------------------------------------------
@@ -216,8 +215,9 @@ def sarif_rules() -> list[dict]:
     rules = [{
         "id": INVALID_SYNTAX[0], "name": INVALID_SYNTAX[1],
         "shortDescription": {"text": "the file cannot be parsed"},
-        "fullDescription": {"text": "The file is not valid Python (or a notebook cell is not), so no rule "
-                                    "could check it."},
+        "fullDescription": {"text": "The file is not valid Python (or a notebook cell is not), or ganlint's "
+                                    "parser (LibCST) cannot read it although Python can, so no rule could "
+                                    "check it."},
         "helpUri": RULES_URL.format(code=INVALID_SYNTAX[0], name=INVALID_SYNTAX[1]).rsplit("/", 1)[0] + "/README.md",
         "defaultConfiguration": {"level": "error"},
     }]

@@ -22,17 +22,19 @@ import os
 import re
 import sys
 import traceback
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, Sequence
+from typing import Any
 
 from ganlint import cache as result_cache
+from ganlint import deep
 from ganlint.config import Overrides, Resolver
 from ganlint.engine import CheckResult, Linter, Prepared, SourceFile, discover, keras_source
 from ganlint.findings import Finding
 from ganlint.model.project import MENTIONS_KERAS, Project
-
+from ganlint.source import SourceError, decode, read_bytes
 
 # Below this much Keras source to lint, worker processes cost more than they save.
 PARALLEL_MIN_BYTES = 64 * 1024
@@ -48,7 +50,7 @@ def available_cores() -> int:
 
 @dataclass(frozen=True)
 class RunOptions:
-    overrides: Overrides = Overrides()
+    overrides: Overrides = field(default_factory=Overrides)
     use_config: bool = True  # read pyproject.toml files (False: the Linter's rules, no config)
     cache: bool = False
     jobs: int = 1
@@ -58,7 +60,6 @@ class RunOptions:
 class Component:
     files: list[SourceFile]
     hashes: dict[Path, str]  # linted files
-    reached: dict[Path, str]  # user modules they import that are not linted
     size: int = 0
     key: str | None = None
     cache: Any = None
@@ -69,28 +70,37 @@ class Component:
 
 # -- import scan ---------------------------------------------------------------------------------
 
-_FROM = re.compile(rb"\bfrom\s+(\.*)\s*([\w.]*)\s+import\s+(\([^)]*\)|[^\n;#]*)")
+# Patterns over the decoded text, so that names are Unicode identifiers; lines end as the
+# tokenizer ends them (\r, \n, \r\n) and a form feed is whitespace. The grouping only decides
+# which files are linted together; the cache never relies on it (see `ganlint.cache`).
+_FROM = re.compile(r"\bfrom\s+(\.*)\s*([\w.]*)\s+import\s+(\([^)]*\)|[^\r\n;#]*)")
 # `import a.b` at the start of a statement (a line, or after `;` or a one-line `try:`/`if x:`);
 # not the `import` of `from x import y`, whose names the pattern above handles.
-_IMPORT = re.compile(rb"(?:^|[;:])[ \t]*import[ \t]+([\w.]+(?:[ \t]+as[ \t]+\w+)?"
-                     rb"(?:[ \t]*,[ \t]*[\w.]+(?:[ \t]+as[ \t]+\w+)?)*)", re.MULTILINE)
-_WORD = re.compile(rb"[A-Za-z_]\w*")
+_IMPORT = re.compile(r"(?:^|(?<=[\r\n;:]))[ \t\f]*import[ \t\f]+([\w.]+(?:[ \t\f]+as[ \t\f]+\w+)?"
+                     r"(?:[ \t\f]*,[ \t\f]*[\w.]+(?:[ \t\f]+as[ \t\f]+\w+)?)*)")
+_WORD = re.compile(r"[^\W\d]\w*")
+_CONTINUATION = re.compile(r"\\(?:\r\n|\r|\n)")
 
 
-def imported_names(data: bytes) -> set[tuple[str, int]]:
+def imported_names(text: str | bytes) -> set[tuple[str, int]]:
     """Every (dotted name, level) the file may import; more rather than fewer."""
-    data = data.replace(b"\\\r\n", b" ").replace(b"\\\n", b" ")
+    if isinstance(text, bytes):
+        data = text
+        try:
+            text = decode(data)[0]
+        except SourceError:
+            text = data.decode("utf-8", "replace")
+    text = _CONTINUATION.sub(" ", text)
     names: set[tuple[str, int]] = set()
-    for match in _FROM.finditer(data):
+    for match in _FROM.finditer(text):
         level = len(match.group(1))
-        base = match.group(2).decode("ascii", "replace").strip(".")
+        base = match.group(2).strip(".")
         names.add((base, level))
         for word in _WORD.findall(match.group(3)):
-            word = word.decode("ascii", "replace")
             names.add((f"{base}.{word}" if base else word, level))
-    for match in _IMPORT.finditer(data):
-        for item in match.group(1).split(b","):
-            dotted = item.split()[0].decode("ascii", "replace") if item.split() else ""
+    for match in _IMPORT.finditer(text):
+        for item in match.group(1).split(","):
+            dotted = item.split()[0] if item.split() else ""
             parts = [p for p in dotted.split(".") if p]
             for n in range(1, len(parts) + 1):
                 names.add((".".join(parts[:n]), 0))
@@ -117,7 +127,7 @@ def components(files: Sequence[SourceFile], data: dict[int, bytes], roots: Seque
 
     hashes: dict[Path, str] = {}
     linted_at: dict[Path, SourceFile] = {}
-    queue: list[tuple[Path, bytes]] = []
+    queue: list[tuple[Path, str | bytes]] = []
     for file in files:
         node = Path(os.path.abspath(file.path)).resolve() if file.path.exists() else Path(os.path.abspath(file.path))
         if node in linted_at:  # the same file named twice under different names
@@ -126,7 +136,7 @@ def components(files: Sequence[SourceFile], data: dict[int, bytes], roots: Seque
         parent.setdefault(node, node)
         hashes[node] = result_cache.content_hash(data[id(file)])
         # the imports are read from the Python text (a notebook's code cells), the hash from the file
-        queue.append((node, file.text.encode("utf-8", "surrogatepass") if file.text is not None else data[id(file)]))
+        queue.append((node, file.text if file.text is not None else data[id(file)]))
     seen = set(hashes)
     listings: dict[Path, frozenset[str]] = {}
     memo: dict[tuple[Path, str, int], Path | None] = {}
@@ -163,10 +173,9 @@ def components(files: Sequence[SourceFile], data: dict[int, bytes], roots: Seque
             if target not in seen:
                 seen.add(target)
                 try:
-                    reached = target.read_bytes()
-                except OSError:
+                    reached = read_bytes(target)
+                except SourceError:
                     reached = b""
-                hashes[target] = result_cache.content_hash(reached)
                 if MENTIONS_KERAS.search(reached):  # else the program model does not load it either
                     parent.setdefault(target, target)
                     queue.append((target, reached))
@@ -177,17 +186,12 @@ def components(files: Sequence[SourceFile], data: dict[int, bytes], roots: Seque
     for node, file in linted_at.items():
         root = find(node)
         if root not in groups:
-            groups[root] = Component([], {}, {})
+            groups[root] = Component([], {})
             order.append(root)
         group = groups[root]
         group.files.append(file)
         group.hashes[node] = hashes[node]
         group.size += len(data[id(file)])
-    for node in parent:
-        if node not in linted_at:
-            root = find(node)
-            if root in groups:
-                groups[root].reached[node] = hashes[node]
     return [groups[root] for root in order]
 
 
@@ -240,7 +244,7 @@ def run(paths: Sequence[str], options: RunOptions = RunOptions(), linter: Linter
             dumped = result_cache.dump_result(part.result)
             if dumped is not None:
                 part.cache.put(part.key, {**dumped, "named_roles": sorted(part.named),
-                                          "named_all": sorted(named_all)})
+                                          "named_all": sorted(named_all), "observed": part.result.observed})
         assert part.result is not None
         result.findings.extend(part.result.findings)
         result.errors.extend(part.result.errors)
@@ -256,7 +260,7 @@ def _look_up(parts: list[Component], linter: Linter, roots: Sequence[Path], reso
     plain = _linter_fingerprint(linter)
     for part in parts:
         first = part.files[0]
-        where = first.settings.root if first.settings is not None else Path.cwd()
+        where = result_cache.location(first.path, first.settings)
         if where not in caches:
             caches[where] = result_cache.Cache.at(where)
         part.cache = caches[where]
@@ -265,13 +269,17 @@ def _look_up(parts: list[Component], linter: Linter, roots: Sequence[Path], reso
         linted = sorted(
             [str(node), file.display, part.hashes[node], file.settings.fingerprint if file.settings else plain]
             for node, file in zip(part.hashes, part.files))
-        reached = sorted([str(node), digest] for node, digest in part.reached.items())
-        part.key = result_cache.key_of([linted, reached, root_list])
+        # The modules the files import are not part of the key: the entry lists what the analysis
+        # read and found on the file system, and is used only while all of it still holds.
+        part.key = result_cache.key_of([linted, root_list])
         entry = part.cache.get(part.key)
+        if entry is not None and not result_cache.still_observed(entry.get("observed")):
+            entry = None
         if entry is not None:
             try:  # read it now: an entry that does not read back is recomputed
                 part.result = result_cache.load_result(entry)
-                entry["named_roles"], entry["named_all"] = frozenset(entry["named_roles"]), frozenset(entry["named_all"])
+                entry["named_roles"] = frozenset(entry["named_roles"])
+                entry["named_all"] = frozenset(entry["named_all"])
             except (KeyError, TypeError, ValueError, AttributeError):
                 entry, part.result = None, None
         part.entry = entry
@@ -291,12 +299,7 @@ def _lint(parts: list[Component], linter: Linter, roots: Sequence[Path], jobs: i
     if sum(part.size for part in parts) < PARALLEL_MIN_BYTES:
         jobs = 1  # starting processes would cost more than it saves
     if jobs == 1:
-        prepared = [linter.prepare(part.files, roots) for part in parts]
-        for part, ready in zip(parts, prepared):
-            part.named = ready.named_roles()
-        everything = frozenset().union(named, *(part.named for part in parts))
-        for part, ready in zip(parts, prepared):
-            part.result = linter.finish(ready, everything)
+        deep.call(_lint_here, parts, linter, roots, named)
         return 0
     shares: list[list[int]] = [[] for _ in range(jobs)]
     loads = [0] * jobs
@@ -304,7 +307,7 @@ def _lint(parts: list[Component], linter: Linter, roots: Sequence[Path], jobs: i
         least = loads.index(min(loads))
         shares[least].append(index)
         loads[least] += parts[index].size
-    context = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+    context: Any = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
     workers = []
     try:
         gc.freeze()  # forked workers then do not copy the parent's heap by collecting it
@@ -337,6 +340,15 @@ def _lint(parts: list[Component], linter: Linter, roots: Sequence[Path], jobs: i
     return len(workers)
 
 
+def _lint_here(parts: list[Component], linter: Linter, roots: Sequence[Path], named: frozenset[str]) -> None:
+    prepared = [linter.prepare(part.files, roots) for part in parts]
+    for part, ready in zip(parts, prepared):
+        part.named = ready.named_roles()
+    everything = frozenset().union(named, *(part.named for part in parts))
+    for part, ready in zip(parts, prepared):
+        part.result = linter.finish(ready, everything)
+
+
 def _receive(connection: Any) -> Any:
     try:
         status, payload = connection.recv()
@@ -349,11 +361,7 @@ def _receive(connection: Any) -> Any:
 
 def _worker(connection: Any, linter: Linter, roots: list[Path]) -> None:
     try:
-        shares = connection.recv()
-        prepared: list[Prepared] = [linter.prepare(files, roots) for files in shares]
-        connection.send(("ok", [ready.named_roles() for ready in prepared]))
-        named = connection.recv()
-        connection.send(("ok", [linter.finish(ready, named) for ready in prepared]))
+        deep.call(_work, connection, linter, roots)
     except BaseException:  # reported by the parent, which owns the exit code
         try:
             connection.send(("error", traceback.format_exc()))
@@ -361,3 +369,11 @@ def _worker(connection: Any, linter: Linter, roots: list[Path]) -> None:
             pass
     finally:
         connection.close()
+
+
+def _work(connection: Any, linter: Linter, roots: list[Path]) -> None:
+    shares = connection.recv()
+    prepared: list[Prepared] = [linter.prepare(files, roots) for files in shares]
+    connection.send(("ok", [ready.named_roles() for ready in prepared]))
+    named = connection.recv()
+    connection.send(("ok", [linter.finish(ready, named) for ready in prepared]))

@@ -13,14 +13,14 @@ Files without the text `ganlint:` are not tokenized at all.
 
 from __future__ import annotations
 
-import io
 import re
 import tokenize
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
 
 from ganlint.findings import Finding
 from ganlint.registry import matching
+from ganlint.source import split_lines, tokenizer_readline
 
 _MARKER = re.compile(r"ganlint\s*:", re.IGNORECASE)
 _DIRECTIVE = re.compile(r"#\s*ganlint\s*:\s*(?P<kind>ignore-file|ignore)(?![\w-])(?P<rest>.*)", re.IGNORECASE)
@@ -97,7 +97,7 @@ def scan(source: str) -> FileSuppressions | None:
     only_strings = True
     comments: list[tuple[int, int, str]] = []
     try:
-        for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        for token in tokenize.generate_tokens(tokenizer_readline(source)):
             kind = token.type
             if kind == tokenize.COMMENT:
                 comments.append((token.start[0], token.start[1], token.string))
@@ -121,14 +121,15 @@ def scan(source: str) -> FileSuppressions | None:
         pass  # a file that does not tokenize: keep the comments read so far
     if start is not None and first_statement is None and not only_strings:
         first_statement = start
-    lines = source.splitlines()
+    lines = split_lines(source)
     for line, column, text in comments:
         for match in _DIRECTIVE.finditer(text):
             _add(found, line, column + match.start(), match, first_statement, lines[line - 1], column, text)
     return found
 
 
-def _removal(line: int, code_line: str, comment0: int, comment: str, start0: int, text: str) -> tuple[int, int, int, int]:
+def _removal(line: int, code_line: str, comment0: int, comment: str, start0: int,
+             text: str) -> tuple[int, int, int, int]:
     """The range that deletes a directive and leaves valid code with the rest of the comment."""
     end0 = start0 + len(text)
     comment_end0 = comment0 + len(comment.rstrip())
@@ -213,7 +214,8 @@ def apply(findings: Sequence[Finding], found: FileSuppressions | None) -> list[F
     return [f for f in findings if not is_suppressed(f, found)]
 
 
-def problems(found: FileSuppressions | None, enabled: frozenset[str], never_unused: frozenset[str] = frozenset()) -> list[Problem]:
+def problems(found: FileSuppressions | None, enabled: frozenset[str],
+             never_unused: frozenset[str] = frozenset()) -> list[Problem]:
     """Suppressions that did nothing, after :func:`apply`.
 
     A selector is reported as unused only when it matches a rule that is enabled for the file:

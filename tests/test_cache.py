@@ -150,11 +150,16 @@ def test_cli_uses_the_cache_at_the_project_root_and_no_cache_writes_nothing(tmp_
     assert uncached.stdout == first.stdout == second.stdout and first.exit_code == second.exit_code == 1
 
 
-def test_without_a_pyproject_the_cache_is_in_the_current_folder(tmp_path, monkeypatch):
-    (tmp_path / "train.py").write_text(GAN, encoding="utf-8")
-    monkeypatch.chdir(tmp_path)
+def test_without_a_ganlint_table_the_cache_is_at_the_project_root_never_the_current_folder(tmp_path, monkeypatch):
+    project = tmp_path / "project"
+    (project / "src").mkdir(parents=True)
+    (project / "src" / "train.py").write_text(GAN, encoding="utf-8")
+    (project / ".git").mkdir()
+    monkeypatch.chdir(project / "src")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "user-cache"))
     assert CliRunner().invoke(main, ["check", "train.py"]).exit_code == 1
-    assert (tmp_path / DIRECTORY / ".gitignore").is_file()
+    assert (project / DIRECTORY / ".gitignore").is_file()
+    assert not (project / "src" / DIRECTORY).exists() and not (tmp_path / "user-cache").exists()
 
 
 def test_a_file_of_the_users_named_like_the_cache_is_left_alone(tmp_path, parses):

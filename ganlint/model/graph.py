@@ -46,10 +46,46 @@ def _walk_back(outputs: list[Tensor]) -> list[Tensor]:
     return order
 
 
+class _Graph:
+    """A model's graph walked once: its tensors inputs first, and who consumes each."""
+
+    def __init__(self, outputs: list[Tensor]) -> None:
+        self.outputs = tuple(outputs)  # the tensors it was walked from; they stay alive with it
+        self.order = _walk_back(outputs)
+        self._consumers: dict[int, list[Tensor]] | None = None
+
+    @property
+    def consumers(self) -> dict[int, list[Tensor]]:
+        if self._consumers is None:
+            consumers: dict[int, list[Tensor]] = {}
+            for tensor in self.order:
+                if tensor.op.kind == "model":
+                    continue
+                for source in tensor.inputs:
+                    consumers.setdefault(id(source), []).append(tensor)
+            self._consumers = consumers
+        return self._consumers
+
+
+def _graph(model: Model) -> _Graph:
+    """The model's graph, walked once while its outputs stay the same.
+
+    Rules ask about every activation of a model and roles about its layers; a walk per question
+    made the cost quadratic in the number of layers. The walk is kept on the model itself, so it
+    lives and dies with it.
+    """
+    graph: _Graph | None = model.walked_graph
+    if graph is None or len(graph.outputs) != len(model.outputs) or any(
+            a is not b for a, b in zip(graph.outputs, model.outputs)):
+        graph = _Graph(model.outputs)
+        model.walked_graph = graph
+    return graph
+
+
 def ordered_layers(model: Model) -> list[Layer]:
     layers: list[Layer] = []
     seen: set[int] = set()
-    for tensor in _walk_back(model.outputs):
+    for tensor in _graph(model).order:
         layer = tensor.op.layer
         if layer is not None and id(layer) not in seen:
             seen.add(id(layer))
@@ -69,16 +105,6 @@ def nested_models(model: Model, depth: int = 0) -> list[Model]:
     return found
 
 
-def _consumers(model: Model) -> dict[int, list[Tensor]]:
-    consumers: dict[int, list[Tensor]] = {}
-    for tensor in _walk_back(model.outputs):
-        if tensor.op.kind == "model":
-            continue
-        for source in tensor.inputs:
-            consumers.setdefault(id(source), []).append(tensor)
-    return consumers
-
-
 def activation_of(tensor: Tensor) -> Activation | None:
     op = tensor.op
     if op.kind == "activation":
@@ -89,7 +115,7 @@ def activation_of(tensor: Tensor) -> Activation | None:
 
 
 def activation_sites(model: Model) -> Iterator[ActivationSite]:
-    for tensor in _walk_back(model.outputs):
+    for tensor in _graph(model).order:
         activation = activation_of(tensor)
         if activation is not None:
             yield ActivationSite(activation, tensor.op, tensor)
@@ -129,7 +155,7 @@ def classify(model: Model, site: ActivationSite) -> str:
     pass-through ops (reshape, flatten, cropping, dropout, squeeze...). It is a gate when its
     value is multiplied elementwise with another tensor (squeeze-excitation, attention, GLU).
     """
-    consumers = _consumers(model)
+    consumers = _graph(model).consumers
     output_ids = {id(t) for t in model.outputs}
     verdict = "output"
     stack = [site.tensor]

@@ -10,7 +10,7 @@ ignored by rules.
 from __future__ import annotations
 
 import re
-from collections import Counter
+from collections import ChainMap, Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Protocol
@@ -106,13 +106,66 @@ class LazyMember:
         return self.interpreter.module_member(self.path, self.name)
 
 
+class _Scope(dict):
+    """A frame's names, able to tell which of them a stretch of execution wrote.
+
+    `Interpreter.exec_branches` runs both branches of an `if` from the same names and merges
+    them; copying and comparing every name for every `if` made a module of many names and many
+    `if` statements quadratic. While a log is open, a write records the name's value before it
+    (once per log), so only the names a branch wrote are restored and merged. Logs nest with the
+    `if` statements; a closed log hands its names on to the one around it.
+    """
+
+    __slots__ = ("_logs",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._logs: list[dict[str, Any]] = []
+
+    def _record(self, name: str) -> None:
+        log = self._logs[-1]
+        if name not in log:
+            log[name] = dict.get(self, name, _MISSING)
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        if self._logs:
+            self._record(name)
+        dict.__setitem__(self, name, value)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        for name, value in dict(*args, **kwargs).items():
+            self[name] = value
+
+    def assign(self, name: str, value: Any) -> None:
+        """``self[name] = value``, where `_MISSING` means the name is not bound."""
+        if value is not _MISSING:
+            self[name] = value
+        elif name in self:
+            if self._logs:
+                self._record(name)
+            dict.__delitem__(self, name)
+
+    def open_log(self) -> dict[str, Any]:
+        log: dict[str, Any] = {}
+        self._logs.append(log)
+        return log
+
+    def close_log(self, log: dict[str, Any]) -> None:
+        assert self._logs[-1] is log
+        self._logs.pop()
+        if self._logs:
+            outer = self._logs[-1]
+            for name, value in log.items():
+                outer.setdefault(name, value)
+
+
 class Frame:
     """Local variables of one execution of a function body (or a module's globals)."""
 
     def __init__(self, module: ModuleModel, globals_: dict[str, Any] | None,
                  function: FunctionRef | None = None) -> None:
         self.module = module
-        self.locals: dict[str, Any] = {}
+        self.locals: Any = _Scope()
         self.globals = globals_ if globals_ is not None else self.locals
         self.function = function
         self.returns: list[Any] = []
@@ -135,6 +188,9 @@ class Interpreter:
         self._executing_modules: set[int] = set()
         self._active: list[Any] = []
         self._memo: dict[tuple, Any] = {}
+        # The values whose id()s key `_memo`: kept alive, so that a later value cannot reuse an id
+        # and be served another call's result (results then depended on memory reuse).
+        self._memo_keys_alive: list[Any] = []
         self._executed_functions: set[int] = set()
         self._pending_functions: dict[int, list[FunctionRef]] = {}
         self.steps_left = 0
@@ -184,7 +240,7 @@ class Interpreter:
         then run with real arguments. Run on its own first, a helper would run twice, once with
         unknown arguments, and everything it builds would be known twice.
         """
-        self.steps_left = max(_MIN_BUDGET, _BUDGET_PER_LINE * module.source.count("\n"))
+        self.steps_left = max(_MIN_BUDGET, _BUDGET_PER_LINE * module.line_count)
         self.globals_of(module)
         pending = self._pending_functions.setdefault(id(module), [])
         mentions: Counter[str] | None = None
@@ -280,16 +336,21 @@ class Interpreter:
             elif node.orelse is not None:
                 self.exec_block(node.orelse.body.body, frame)
             return
-        names = frame.locals  # mutated in place: at module level it is also the globals dict
-        before = dict(names)
+        names: _Scope = frame.locals  # mutated in place: at module level it is also the globals dict
+        # Only the names a branch writes can differ between the branches (see `_Scope`): their
+        # values before, after the body and after the else branch are all that is compared.
         body_returned = else_returned = False
+        body_log = names.open_log()
         try:
             self.exec_block(node.body.body, frame)
         except _Return:
             body_returned = True  # this path ended; the code after the `if` belongs to the other
-        after_body = dict(names)
-        names.clear()
-        names.update(before)
+        finally:
+            names.close_log(body_log)
+        after_body = {name: names.get(name, _MISSING) for name in body_log}
+        for name, value in body_log.items():
+            names.assign(name, value)
+        else_log = names.open_log()
         try:
             if isinstance(node.orelse, cst.If):
                 self.exec_branches(node.orelse, frame)
@@ -297,24 +358,28 @@ class Interpreter:
                 self.exec_block(node.orelse.body.body, frame)
         except _Return:
             else_returned = True
-        after_else = dict(names)
+        finally:
+            names.close_log(else_log)
+        before = {**else_log, **body_log}
+        written = body_log.keys() | else_log.keys()
+        after_else = {name: names.get(name, _MISSING) for name in written}
+        after_body = {name: after_body.get(name, before[name]) for name in written}
         if body_returned and else_returned:
             raise _Return()
         if body_returned or else_returned:
-            names.clear()
-            names.update(after_body if else_returned else after_else)
+            for name, value in (after_body if else_returned else after_else).items():
+                names.assign(name, value)
             return
-        names.clear()
-        for name in after_body.keys() | after_else.keys():
-            in_body = after_body.get(name, _MISSING)
-            in_else = after_else.get(name, _MISSING)
+        for name in written:
+            in_body = after_body[name]
+            in_else = after_else[name]
             if _same(in_body, in_else) or in_else is _MISSING:
-                names[name] = in_body
+                names.assign(name, in_body)
             elif in_body is _MISSING:
-                names[name] = in_else
+                names.assign(name, in_else)
             else:
                 # The branches disagree and the model cannot know which one runs.
-                names[name] = UNKNOWN
+                names.assign(name, UNKNOWN)
 
     def exec_small(self, node: cst.BaseSmallStatement, frame: Frame) -> None:
         if isinstance(node, cst.Assign):
@@ -382,7 +447,7 @@ class Interpreter:
             return None
         module = self.project.load(path)
         if module is not None:
-            self.steps_left -= _LOAD_COST_PER_LINE * module.source.count("\n")
+            self.steps_left -= _LOAD_COST_PER_LINE * module.line_count
         return module
 
     def module_member(self, path: Any, name: str) -> Any:
@@ -670,7 +735,9 @@ class Interpreter:
 
     def _eval_comprehension(self, node: cst.ListComp | cst.GeneratorExp, frame: Frame) -> Any:
         inner = Frame(frame.module, frame.globals, frame.function)
-        inner.locals = dict(frame.locals)
+        # The comprehension's own names over the frame's, without copying them all (which made
+        # a module of many names and many comprehensions quadratic).
+        inner.locals = ChainMap({}, frame.locals)
         clause: cst.CompFor | None = node.for_in
         first = True
         while clause is not None:
@@ -789,6 +856,7 @@ class Interpreter:
         self._bind_parameters(function, frame, args, kwargs, star_kwargs or [], standalone)
         self._active.append(id(node))
         self._memo[key] = UNKNOWN  # recursion through memo stays silent
+        self._memo_keys_alive.append((function.bound_self, args, kwargs))
         try:
             if isinstance(node, cst.Lambda):
                 result = self.eval(node.body, frame)
@@ -909,15 +977,28 @@ def _dotted(node: cst.BaseExpression) -> str:
 
 
 def _find_method(class_ref: ClassRef, name: str, depth: int = 0) -> cst.FunctionDef | None:
-    for item in class_ref.node.body.body:
-        if isinstance(item, cst.FunctionDef) and item.name.value == name:
-            return item
+    found = _methods_of(class_ref).get(name)
+    if found is not None:
+        return found
     for base in class_ref.bases:
         if isinstance(base, ClassRef) and depth < 5:
             found = _find_method(base, name, depth + 1)
             if found is not None:
                 return found
     return None
+
+
+def _methods_of(class_ref: ClassRef) -> dict[str, cst.FunctionDef]:
+    """The first method of each name in the class body, indexed once per class (kept on the
+    `ClassRef`): a scan of the body per attribute lookup made large classes quadratic."""
+    methods = class_ref.methods
+    if methods is None:
+        methods = {}
+        for item in class_ref.node.body.body:
+            if isinstance(item, cst.FunctionDef):
+                methods.setdefault(item.name.value, item)
+        class_ref.methods = methods
+    return methods
 
 
 def _is_static(node: cst.FunctionDef | cst.Lambda) -> bool:

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import ast
 import dataclasses
-from typing import Any, Iterator
+import warnings
+from collections.abc import Iterator
+from typing import Any
 
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 from libcst.metadata.position_provider import PositionProvidingCodegenState
 
 from ganlint.findings import Position, Range
+from ganlint.source import count_line_breaks, split_lines
 
 # Fields that only hold whitespace, punctuation or comments: skipping them makes a full walk about
 # seven times cheaper than a CSTVisitor.
@@ -75,8 +78,15 @@ class ModuleModel:
         self._source_lines: list[str] | None = None
         # Facts recorded by the interpreter (see ganlint.model.facts).
         self.facts: Any = None
-        self.python_tree: ast.Module | None = None  # CPython's tree, when the engine has it
         self._indexed = False
+        self._line_count: int | None = None
+
+    @property
+    def line_count(self) -> int:
+        """Lines as the tokenizer counts them (a file with ``\\r`` line breaks has as many as with ``\\n``)."""
+        if self._line_count is None:
+            self._line_count = count_line_breaks(self.source)
+        return self._line_count
 
     # -- structure ---------------------------------------------------------------------------
 
@@ -86,11 +96,11 @@ class ModuleModel:
         line_of = self._line_of
         for statement in self.tree.body:
             top_of[id(statement)] = statement
-            stack: list[tuple[cst.CSTNode, cst.CSTNode | None]] = [(statement, None)]
+            stack: list[tuple[cst.CSTNode, cst.SimpleStatementLine | None]] = [(statement, None)]
             while stack:
                 node, line = stack.pop()
                 if isinstance(node, cst.SimpleStatementLine):
-                    line = node
+                    line = node  # the statement line its children are on
                 for child in iter_children(node):
                     top_of[id(child)] = statement
                     if line is not None:
@@ -109,7 +119,7 @@ class ModuleModel:
             line = len(self.tree.header)  # one EmptyLine per header line
             for statement in self.tree.body:
                 offsets[id(statement)] = line
-                line += self.tree.code_for_node(statement).count("\n")
+                line += count_line_breaks(self.tree.code_for_node(statement))
             self._statement_offsets = offsets
         return self._statement_offsets
 
@@ -137,35 +147,32 @@ class ModuleModel:
         """
         if self._line_starts is None:
             self._line_starts = {}
-            tree = self.python_tree
-            if tree is None:
-                try:
+            try:  # only files with findings get here; the tree is dropped once paired
+                with warnings.catch_warnings():  # the engine compiled the file already, warnings and all
+                    warnings.simplefilter("ignore")
                     tree = ast.parse(self.source)
-                except (SyntaxError, ValueError, RecursionError):
-                    return self._line_starts
+            except (SyntaxError, ValueError, RecursionError, MemoryError):
+                return self._line_starts
             _pair_statements(self.tree.body, tree.body, self._line_starts)
         return self._line_starts
 
     def _range_in_line(self, node: cst.CSTNode, line: cst.SimpleStatementLine, row: int,
                        column: int) -> Range:
-        positions = self._line_positions_for(line, row)
-        code_range = positions[node]
-        return Range(
-            Position(code_range.start.line + row - 1, code_range.start.column + 1),
-            Position(code_range.end.line + row - 1, code_range.end.column + 1),
-        )
+        (start_line, start_column), (end_line, end_column) = self._line_positions_for(line, row)[node]
+        return Range(Position(start_line + row - 1, start_column + 1), Position(end_line + row - 1, end_column + 1))
 
     def _line_positions_for(self, line: cst.SimpleStatementLine, row: int) -> dict:
         positions = self._line_positions.get(id(line))
         if positions is None:
             if self._source_lines is None:
-                self._source_lines = self.source.splitlines()
+                self._source_lines = split_lines(self.source)
             source_line = self._source_lines[row - 1] if row - 1 < len(self._source_lines) else ""
             indent = source_line[:len(source_line) - len(source_line.lstrip(" \t"))]
             collector = _PositionCollector()
             state = _FastPositionState(
                 default_indent=self.tree.default_indent, default_newline=self.tree.default_newline,
-                provider=collector, indent_tokens=[indent] if indent else [])
+                provider=collector,  # type: ignore[arg-type]  # stands in for LibCST's provider
+                indent_tokens=[indent] if indent else [])
             line.with_changes(leading_lines=())._codegen(state)
             positions = self._line_positions[id(line)] = collector._computed
         return positions
@@ -198,13 +205,51 @@ class ModuleModel:
 
 
 class _FastPositionState(PositionProvidingCodegenState):
-    """LibCST's position-tracking codegen state, minus a regex split for every token."""
+    """LibCST's position-tracking codegen state, made cheap: no regex split for every token, and
+    ranges kept as ``((line, column), (line, column))`` tuples instead of frozen dataclasses,
+    recorded without a generator-based context manager per node (together they were most of
+    the cost of a finding's position)."""
 
     def _update_position(self, value: str) -> None:
         if "\n" not in value and "\r" not in value:
             self.column += len(value)
         else:
             super()._update_position(value)
+
+    def before_codegen(self, node: cst.CSTNode) -> None:
+        self._stack.append((self.line, self.column))  # type: ignore[arg-type]  # tuples, not CodePositions
+
+    def after_codegen(self, node: cst.CSTNode) -> None:
+        start = self._stack.pop()
+        computed = self.provider._computed
+        if node not in computed:  # a syntactic position recorded inside wins
+            computed[node] = (start, (self.line, self.column))
+
+    def record_syntactic_position(  # type: ignore[override]  # a plain context manager, not a generator
+            self, node: cst.CSTNode, *, start_node: cst.CSTNode | None = None,
+            end_node: cst.CSTNode | None = None) -> _SyntacticPosition:
+        return _SyntacticPosition(self, node, start_node, end_node)
+
+
+class _SyntacticPosition:
+    """What `PositionProvidingCodegenState.record_syntactic_position` records, as a plain
+    context manager: a node's range without its parentheses and whitespace."""
+
+    __slots__ = ("end_node", "node", "start", "start_node", "state")
+
+    def __init__(self, state: _FastPositionState, node: cst.CSTNode, start_node: cst.CSTNode | None,
+                 end_node: cst.CSTNode | None) -> None:
+        self.state, self.node, self.start_node, self.end_node = state, node, start_node, end_node
+
+    def __enter__(self) -> None:
+        self.start = (self.state.line, self.state.column)
+
+    def __exit__(self, *exc_info: object) -> None:
+        state = self.state
+        computed: Any = state.provider._computed
+        start = computed[self.start_node][0] if self.start_node is not None else self.start
+        end = computed[self.end_node][1] if self.end_node is not None else (state.line, state.column)
+        computed[self.node] = (start, end)
 
 
 class _PositionCollector:

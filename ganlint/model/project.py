@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -12,6 +13,7 @@ import libcst as cst
 from ganlint.model.facts import Facts
 from ganlint.model.interpret import Interpreter
 from ganlint.model.module import ModuleModel
+from ganlint.source import SourceError, decode, read_bytes
 
 # A file that mentions none of these cannot hold Keras GAN code worth a finding: the linter does not
 # parse it, and the program model treats an import of it as a library it knows nothing about.
@@ -42,6 +44,10 @@ class Project:
         # Questions about the whole run asked by several rules (label flows), answered once after
         # analysis, when the facts are complete.
         self.derived: dict[str, Any] = {}
+        # What the analysis learnt from the file system, in the order it asked: (kind, path) ->
+        # answer. Kinds: "file" (is it a file), "exists", "read" (sha256 of the bytes, None if
+        # unreadable). The same answers mean the same analysis: the results cache keys on them.
+        self.observed: dict[tuple[str, str], bool | str | None] = {}
 
     def add(self, path: Path, source: str, tree: cst.Module, display_path: str) -> ModuleModel:
         resolved = path.resolve() if path.exists() else path
@@ -74,7 +80,7 @@ class Project:
             for candidate in self._candidates(importer_path, dotted, level):
                 if _INSTALLED.intersection(candidate.parts):
                     continue  # an installed library, not the user's own code
-                if candidate in self.modules or (candidate not in self._failed and candidate.is_file()):
+                if candidate in self.modules or (candidate not in self._failed and self._is_file(candidate)):
                     found = candidate
                     break
         self._import_cache[key] = found
@@ -105,23 +111,48 @@ class Project:
 
     def _package_root(self, path: Path) -> list[Path]:
         folder = path.parent
-        while (folder / "__init__.py").exists() and folder.parent != folder:
+        while self._exists(folder / "__init__.py") and folder.parent != folder:
             folder = folder.parent
         return [folder]
+
+    def _is_file(self, path: Path) -> bool:
+        answer = path.is_file()
+        self.observed.setdefault(("file", str(path)), answer)
+        return answer
+
+    def _exists(self, path: Path) -> bool:
+        answer = path.exists()
+        self.observed.setdefault(("exists", str(path)), answer)
+        return answer
+
+    def _read(self, path: Path) -> bytes:
+        try:
+            data = read_bytes(path)
+        except SourceError:
+            self.observed.setdefault(("read", str(path)), None)
+            raise
+        self.observed.setdefault(("read", str(path)), hashlib.sha256(data).hexdigest())
+        return data
+
+    def dependencies(self) -> list[list]:
+        """What the analysis learnt from the file system: ``[kind, path, answer]`` (see ``observed``)."""
+        return [[kind, path, answer] for (kind, path), answer in self.observed.items()]
 
     def _load(self, path: Path) -> ModuleModel | None:
         if path in self.modules:
             return self.modules[path]
-        if path in self._failed or not path.is_file():
+        if path in self._failed or not self._is_file(path):
             return None
+        from ganlint.engine import InvalidSyntax, parse_python  # the engine imports this module
+
         try:
-            data = path.read_bytes()
+            data = self._read(path)
             if not MENTIONS_KERAS.search(data):
                 self._failed.add(path)
                 return None
-            source = data.decode("utf-8-sig")
-            tree = cst.parse_module(source)
-        except (OSError, UnicodeDecodeError, cst.ParserSyntaxError):
+            text, _ = decode(data)
+            tree = parse_python(text, str(path))
+        except (SourceError, InvalidSyntax):  # to the model, a library it knows nothing of
             self._failed.add(path)
             return None
-        return self.add(path, source, tree, str(path))
+        return self.add(path, text, tree, str(path))

@@ -164,6 +164,8 @@ class Model:
     # usage evidence, filled by the interpreter
     fed_by_model: list[Model] = field(default_factory=list)
     feeds_model: list[Model] = field(default_factory=list)
+    # the graph behind `outputs` as `ganlint.model.graph` walked it; it lives and dies with the model
+    walked_graph: Any = field(default=None, repr=False)
     fed_noise: bool = False
     # training, filled by the interpreter
     compiled: Any = None  # the facts.Compile last applied to it
@@ -262,6 +264,7 @@ class ClassRef:
     module: ModuleModel
     node: cst.ClassDef
     bases: list[Any] = field(default_factory=list)
+    methods: dict[str, cst.FunctionDef] | None = field(default=None, repr=False)  # by name, built on first use
 
     @property
     def name(self) -> str:

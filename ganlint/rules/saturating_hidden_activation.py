@@ -147,6 +147,8 @@ class SaturatingHiddenActivation(Rule):
             if role not in (GENERATOR, DISCRIMINATOR):
                 continue
             layers = ordered_layers(model)
+            index_of = {id(layer): index for index, layer in enumerate(layers)}
+            kind_index_of = _index_within_kind(layers)
             for site in activation_sites(model):
                 activation = site.activation
                 if activation.name not in self.options.activations or activation.site is None:
@@ -156,11 +158,10 @@ class SaturatingHiddenActivation(Rule):
                 layer = site.layer
                 layer_subject = None
                 if layer is not None:
-                    same_kind = [other for other in layers if other.kind == layer.kind]
                     layer_subject = {
-                        "index": layers.index(layer) if layer in layers else None,
+                        "index": index_of.get(id(layer)),
                         "kind": layer.kind,
-                        "kind_index": same_kind.index(layer) if layer in same_kind else None,
+                        "kind_index": kind_index_of.get(id(layer)),
                         "name": layer.explicit_name,
                         "activation": activation.name,
                     }
@@ -175,3 +176,13 @@ class SaturatingHiddenActivation(Rule):
                              or {"index": None, "kind": "activation", "kind_index": None,
                                  "name": None, "activation": activation.name}},
                 )
+
+
+def _index_within_kind(layers: list) -> dict[int, int]:
+    """Each layer's index among the layers of its kind (looked up per finding: linear, not quadratic)."""
+    counts: dict[str, int] = {}
+    index: dict[int, int] = {}
+    for layer in layers:
+        index[id(layer)] = counts.get(layer.kind, 0)
+        counts[layer.kind] = index[id(layer)] + 1
+    return index
