@@ -121,6 +121,10 @@ class Related:
         return cls(data["message"], data["filename"], Range.from_json(data), data.get("cell"))
 
 
+# The finding the engine itself produces for a file it cannot parse; it has a code so that it can
+# be selected and suppressed like a rule's.
+INVALID_SYNTAX = ("GAN000", "invalid-syntax")
+
 RULES_URL = "https://github.com/ganlint/ganlint/blob/main/rules/{code}-{name}.md"
 
 

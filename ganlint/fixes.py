@@ -31,8 +31,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ganlint import api, deep, notebook, source
-from ganlint.engine import CheckResult, FileError, InvalidSyntax, Linter, parse_python
+from ganlint.engine import CheckResult, FileError, Linter
 from ganlint.findings import Applicability, Edit, Finding, Position
+from ganlint.parsing import InvalidSyntax, parse_python
 from ganlint.runner import RunOptions
 
 MAX_PASSES = 10

@@ -12,6 +12,7 @@ import pkgutil
 from collections.abc import Iterable
 
 import ganlint.rules
+from ganlint.findings import INVALID_SYNTAX
 from ganlint.rule import Check, Rule
 
 
@@ -33,8 +34,6 @@ ALL_RULES: tuple[type[Check], ...] = _discover()
 # The checks that read the program model; the others the engine runs itself.
 MODEL_RULES: tuple[type[Rule], ...] = tuple(rule for rule in ALL_RULES if issubclass(rule, Rule))
 
-# Findings the engine itself produces; they have codes so they can be selected and suppressed.
-INVALID_SYNTAX = ("GAN000", "invalid-syntax")
 
 BY_CODE: dict[str, type[Check]] = {rule.CODE: rule for rule in ALL_RULES}
 BY_NAME: dict[str, type[Check]] = {rule.NAME: rule for rule in ALL_RULES}

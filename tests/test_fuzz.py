@@ -31,11 +31,13 @@ import pytest
 hypothesis = pytest.importorskip("hypothesis")
 hypothesmith = pytest.importorskip("hypothesmith")
 
-from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
-
 from expectations import FIXTURES  # noqa: E402
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st
+
 from ganlint import api, fixes, runner  # noqa: E402
-from ganlint.engine import PARSER_LIMIT, PREFILTER, Linter  # noqa: E402
+from ganlint.engine import PREFILTER, Linter  # noqa: E402
+from ganlint.parsing import PARSER_LIMIT  # noqa: E402
 from ganlint.runner import RunOptions  # noqa: E402
 
 EXAMPLES = int(os.environ.get("GANLINT_FUZZ_EXAMPLES", "300"))

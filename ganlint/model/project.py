@@ -13,6 +13,7 @@ import libcst as cst
 from ganlint.model.facts import Facts
 from ganlint.model.interpret import Interpreter
 from ganlint.model.module import ModuleModel
+from ganlint.parsing import InvalidSyntax, parse_python
 from ganlint.source import SourceError, decode, read_bytes
 
 # A file that mentions none of these cannot hold Keras GAN code worth a finding: the linter does not
@@ -143,7 +144,6 @@ class Project:
             return self.modules[path]
         if path in self._failed or not self._is_file(path):
             return None
-        from ganlint.engine import InvalidSyntax, parse_python  # the engine imports this module
 
         try:
             data = self._read(path)

@@ -17,6 +17,7 @@ from ganlint.runtime.data import (
     load_file,
     synthetic,
 )
+from ganlint.runtime.errors import ProfileError
 from ganlint.runtime.networks import shape_of
 from ganlint.runtime.tripwire import iter_values
 
@@ -62,8 +63,6 @@ def _real_argument(captured: Any, image: tuple | None) -> Any:
 
 def choose_batches(tf: Any, captured: Any, networks: Any, settings: Any,
                    note: Callable[[str], None]) -> tuple[Batches, int]:
-    from ganlint.runtime.session import ProfileError
-
     image = shape_of(networks.discriminator, "inputs")
     trip = captured.trip
     real = _real_argument(captured, image)

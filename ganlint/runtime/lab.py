@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ganlint.keras_facts import DISCRIMINATOR, GENERATOR
-from ganlint.runtime.checks.base import Unmeasurable
+from ganlint.runtime.errors import Unmeasurable
 from ganlint.runtime.networks import Networks, activation_of, kernel_of, layers_of
 
 

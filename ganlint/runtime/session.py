@@ -14,14 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from ganlint.keras_facts import GENERATOR
-from ganlint.runtime.checks import CHECKS, Capture, Check, Run, Unmeasurable, runtime_only_checks
+from ganlint.runtime.checks import CHECKS, Capture, Check, Run, runtime_only_checks
+from ganlint.runtime.errors import ProfileError, Unmeasurable
 from ganlint.runtime.networks import shape_of
 from ganlint.runtime.recorder import Recorder, median
 from ganlint.runtime.result import FindingRef, RunReport, Status, Verdict
-
-
-class ProfileError(Exception):
-    """A one-line, user-facing reason the run cannot go on."""
 
 
 @dataclass

@@ -29,8 +29,9 @@ def main() -> None:
     os.chdir(workspace)
     sys.path.insert(0, str(workspace))
     sys.argv = [config["script"]]
+    from ganlint.runtime.errors import ProfileError
     from ganlint.runtime.result import RunReport
-    from ganlint.runtime.session import ProfileError, Session, Settings
+    from ganlint.runtime.session import Session, Settings
 
     settings = Settings(script=Path(config["script"]), shown_as=config["shown_as"], findings=config["findings"],
                         logdir=Path(config["logdir"]), workspace=workspace, project=Path(config["project"]),

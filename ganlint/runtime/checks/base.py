@@ -15,11 +15,14 @@ import inspect
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
+from ganlint.runtime.errors import Unmeasurable
 from ganlint.runtime.recorder import Place, Recorder
 from ganlint.runtime.result import FindingRef, Status, Verdict
 
 if TYPE_CHECKING:
     from ganlint.runtime.lab import Lab
+
+__all__ = ["Capture", "Check", "Run", "Unmeasurable"]
 
 class Placed(Protocol):
     """An event that knows the line of the user's code it happened on."""
@@ -143,7 +146,3 @@ class Check:
     @property
     def subject(self) -> dict[str, Any]:
         return dict(self.finding.subject) if self.finding is not None else {}
-
-
-class Unmeasurable(Exception):
-    """A counterfactual that cannot be computed for this model; the message says why."""

@@ -20,6 +20,28 @@ after each step through variables the step writes (`core.Bridge`), so the user's
 graph. Eagerly they record at once. The step number is the recorder's, set by the driver.
 """
 
-from ganlint.runtime.hooks.core import BINS, Hooks, UserCode, fast_histogram
+from ganlint.runtime.checks.base import Capture
+from ganlint.runtime.hooks import losses, models, optimizers, tapes, training_calls
+from ganlint.runtime.hooks.core import BINS, HookState, UserCode, fast_histogram
 
 __all__ = ["BINS", "Hooks", "UserCode", "fast_histogram"]
+
+
+class Hooks(HookState):
+    """The hooks the captures ask for, installed together and taken off together."""
+
+    def install(self) -> None:
+        self.install_compiled_step()
+        optimizers.install(self)
+        tapes.install(self)
+        if Capture.LOSSES in self.captures:
+            losses.install(self)
+        models.install(self)
+        if Capture.TRAINING_CALLS in self.captures:
+            training_calls.install(self)
+
+    def after_step(self) -> None:
+        """Collect what the step computed for the recorder."""
+        self.bridge.collect()
+        if Capture.NORMALIZATION in self.captures:
+            training_calls.record_normalization(self)

@@ -179,7 +179,11 @@ class _Saved:
     own: Any  # the owner's own attribute before patching (_MISSING: it was inherited)
 
 
-class Hooks:
+class HookState:
+    """What the hooks share while they are installed: the recorder and the networks, the state of
+    the step being recorded, and the patches to take off again. `ganlint.runtime.hooks.Hooks`
+    installs the families of hooks on it."""
+
     def __init__(self, recorder: Recorder, networks: Networks, captures: set[Capture], user: UserCode,
                  names: dict[int, str], discriminator_head: str, namespace: dict | None = None,
                  compile_places: dict[int, Place] | None = None) -> None:
@@ -207,19 +211,7 @@ class Hooks:
         self._seen: set[tuple] = set()
         self._saved: list[_Saved] = []
 
-    def install(self) -> None:
-        from ganlint.runtime.hooks import losses, models, optimizers, tapes, training_calls
-
-        self._install_compiled_step()
-        optimizers.install(self)
-        tapes.install(self)
-        if Capture.LOSSES in self.captures:
-            losses.install(self)
-        models.install(self)
-        if Capture.TRAINING_CALLS in self.captures:
-            training_calls.install(self)
-
-    def _install_compiled_step(self) -> None:
+    def install_compiled_step(self) -> None:
         """While Keras's own `train_step` (or `compute_loss`) runs, the loss and the optimizer
         apply it makes are the ones the user wrote at `compile`: they take the compile's place."""
         import keras
@@ -301,11 +293,3 @@ class Hooks:
         """Hand ``tensors``' values to ``callback`` once they exist; ``key`` names the call site
         (the same in every trace of it; see `Bridge`)."""
         self.bridge.emit(key, callback, tensors)
-
-    def after_step(self) -> None:
-        """Collect what the step computed for the recorder."""
-        from ganlint.runtime.hooks.training_calls import record_normalization
-
-        self.bridge.collect()
-        if Capture.NORMALIZATION in self.captures:
-            record_normalization(self)

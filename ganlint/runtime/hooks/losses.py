@@ -11,7 +11,7 @@ import numpy as np
 import tensorflow as tf
 
 from ganlint.keras_facts import EPSILON
-from ganlint.runtime.hooks.core import Hooks
+from ganlint.runtime.hooks.core import HookState
 from ganlint.runtime.recorder import LossSite
 
 # The functional losses the profiler intercepts: name, whether it takes logits, where it lives.
@@ -22,7 +22,7 @@ _FUNCTIONAL = (
 _BINARY = ("BinaryCrossentropy", "binary_crossentropy", "sigmoid_cross_entropy_with_logits")
 
 
-def install(hooks: Hooks) -> None:
+def install(hooks: HookState) -> None:
     original_call = keras.losses.Loss.__call__
 
     def loss_call(loss: Any, y_true: Any, y_pred: Any, sample_weight: Any = None) -> Any:
@@ -57,7 +57,7 @@ def install(hooks: Hooks) -> None:
                     hooks.patch(hooks.namespace, key, wrapped)
 
 
-def _functional(hooks: Hooks, name: str, original: Callable, takes_logits: bool) -> Callable:
+def _functional(hooks: HookState, name: str, original: Callable, takes_logits: bool) -> Callable:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         hooks.loss_depth += 1
         try:
@@ -80,7 +80,7 @@ def _functional(hooks: Hooks, name: str, original: Callable, takes_logits: bool)
     return wrapper
 
 
-def on_loss(hooks: Hooks, name: str, kind: str, y_true: Any, y_pred: Any, out: Any, smoothing: float,
+def on_loss(hooks: HookState, name: str, kind: str, y_true: Any, y_pred: Any, out: Any, smoothing: float,
             from_logits: bool | None, unweighted: bool) -> None:
     state = hooks.current()
     place = hooks.place()

@@ -10,13 +10,13 @@ import tensorflow as tf
 
 from ganlint.keras_facts import DISCRIMINATOR, GENERATOR
 from ganlint.runtime.checks.base import Capture
-from ganlint.runtime.hooks.core import Hooks, StepState, fast_histogram
+from ganlint.runtime.hooks.core import HookState, StepState, fast_histogram
 from ganlint.runtime.recorder import ModelCall
 
 _NOT_PASSED = object()
 
 
-def install(hooks: Hooks) -> None:
+def install(hooks: HookState) -> None:
     generator, discriminator = hooks.networks.generator, hooks.networks.discriminator
     original_watch = tf.GradientTape.watch
 
@@ -37,7 +37,7 @@ def install(hooks: Hooks) -> None:
     hooks.patch(keras.Model, "__call__", model_call)
 
 
-def input_kind(hooks: Hooks, state: StepState, model: Any, x: Any) -> str:
+def input_kind(hooks: HookState, state: StepState, model: Any, x: Any) -> str:
     if model is hooks.networks.generator:
         return "noise"
     if any(x is fake for fake in state.fakes):
@@ -47,7 +47,7 @@ def input_kind(hooks: Hooks, state: StepState, model: Any, x: Any) -> str:
     return "real"
 
 
-def on_model(hooks: Hooks, model: Any, x: Any, training: Any, out: Any) -> None:
+def on_model(hooks: HookState, model: Any, x: Any, training: Any, out: Any) -> None:
     state = hooks.current()
     role = GENERATOR if model is hooks.networks.generator else DISCRIMINATOR
     kind = input_kind(hooks, state, model, x)
@@ -73,7 +73,7 @@ def on_model(hooks: Hooks, model: Any, x: Any, training: Any, out: Any) -> None:
         emit_discriminator_output(hooks, state, kind, x, out)
 
 
-def emit_discriminator_output(hooks: Hooks, state: StepState, kind: str, x: Any, out: Any) -> None:
+def emit_discriminator_output(hooks: HookState, state: StepState, kind: str, x: Any, out: Any) -> None:
     tag = f"D/out/{kind}"
     if tag in state.emitted:
         return
@@ -131,7 +131,7 @@ def interpolation_weight(state: StepState, x: Any) -> list[Any]:
 _STATS = ("min", "max", "mean", "std", "below_minus_1", "below_0", "above_1")
 
 
-def emit_stats(hooks: Hooks, tag: str, x: Any, histogram: bool = True) -> None:
+def emit_stats(hooks: HookState, tag: str, x: Any, histogram: bool = True) -> None:
     """Range, moments, and the share of values below -1, below 0 and above 1: where real data and
     the generator's outputs can be told apart by range or sign alone (GAN102)."""
     values = tf.cast(x, tf.float32)

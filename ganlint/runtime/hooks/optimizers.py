@@ -10,11 +10,11 @@ import tensorflow as tf
 
 from ganlint.keras_facts import ROLE_PREFIX
 from ganlint.runtime.checks.base import Capture
-from ganlint.runtime.hooks.core import Hooks, fast_histogram, first_line
+from ganlint.runtime.hooks.core import HookState, fast_histogram, first_line
 from ganlint.runtime.recorder import OptimizerApply
 
 
-def install(hooks: Hooks) -> None:
+def install(hooks: HookState) -> None:
     from keras.src.optimizers.base_optimizer import BaseOptimizer
 
     original = BaseOptimizer.apply
@@ -38,7 +38,7 @@ def install(hooks: Hooks) -> None:
     hooks.patch(BaseOptimizer, "apply", apply)
 
 
-def record_apply(hooks: Hooks, optimizer: Any, grads: list, variables: list, error: BaseException | None) -> None:
+def record_apply(hooks: HookState, optimizer: Any, grads: list, variables: list, error: BaseException | None) -> None:
     """Which networks' variables took gradients taken for which networks (an event per trace)."""
     state = hooks.current()
     variables_known = hooks.networks.variables
@@ -61,7 +61,7 @@ def record_apply(hooks: Hooks, optimizer: Any, grads: list, variables: list, err
         hooks.recorder.event(event)
 
 
-def on_apply(hooks: Hooks, optimizer: Any, grads: list, variables: list) -> None:
+def on_apply(hooks: HookState, optimizer: Any, grads: list, variables: list) -> None:
     record_apply(hooks, optimizer, grads, variables, None)
     if Capture.GRADIENTS not in hooks.captures:
         return

@@ -8,11 +8,11 @@ import keras
 import tensorflow as tf
 
 from ganlint.runtime.checks.base import Capture
-from ganlint.runtime.hooks.core import Hooks, first_line
+from ganlint.runtime.hooks.core import HookState, first_line
 from ganlint.runtime.recorder import TapeGradient
 
 
-def install(hooks: Hooks) -> None:
+def install(hooks: HookState) -> None:
     tape_class = tf.GradientTape
     original_gradient = tape_class.gradient
     original_enter, original_exit = tape_class.__enter__, tape_class.__exit__
@@ -61,7 +61,7 @@ def target_kind(target: Any) -> str:
     return type(target).__name__
 
 
-def record_gradient(hooks: Hooks, tape: Any, target: Any, sources: list, roles: tuple[str, ...], result: Any,
+def record_gradient(hooks: HookState, tape: Any, target: Any, sources: list, roles: tuple[str, ...], result: Any,
                     error: BaseException | None) -> None:
     state = hooks.current()
     flat = tf.nest.flatten(result) if result is not None else []

@@ -11,14 +11,14 @@ import numpy as np
 import tensorflow as tf
 
 from ganlint.keras_facts import DISCRIMINATOR, GENERATOR, ROLE_PREFIX
-from ganlint.runtime.hooks.core import Hooks, first_line
+from ganlint.runtime.hooks.core import HookState, first_line
 from ganlint.runtime.networks import COMBINED, layers_of
 from ganlint.runtime.recorder import TrainingCall
 
 _NETWORKS = (GENERATOR, DISCRIMINATOR)
 
 
-def install(hooks: Hooks) -> None:
+def install(hooks: HookState) -> None:
     original = keras.Model.train_on_batch
 
     def train_on_batch(model: Any, *args: Any, **kwargs: Any) -> Any:
@@ -37,11 +37,11 @@ def install(hooks: Hooks) -> None:
     hooks.patch(keras.Model, "train_on_batch", train_on_batch)
 
 
-def snapshot(hooks: Hooks) -> dict[str, list[np.ndarray]]:
+def snapshot(hooks: HookState) -> dict[str, list[np.ndarray]]:
     return {role: [np.array(v.numpy(), copy=True) for v in hooks.networks.weights(role)] for role in _NETWORKS}
 
 
-def on_training_call(hooks: Hooks, model: Any, before: dict[str, list[np.ndarray]],
+def on_training_call(hooks: HookState, model: Any, before: dict[str, list[np.ndarray]],
                      error: BaseException | None) -> None:
     after = snapshot(hooks)
     changed = {}
@@ -60,7 +60,7 @@ def on_training_call(hooks: Hooks, model: Any, before: dict[str, list[np.ndarray
         hooks.recorder.scalar(f"{ROLE_PREFIX[network]}/weight_change/on_{name}_step", value)
 
 
-def record_normalization(hooks: Hooks) -> None:
+def record_normalization(hooks: HookState) -> None:
     """The norms of every BatchNormalization layer's moving mean and variance, after a step."""
     for role in _NETWORKS:
         model = hooks.networks.generator if role == GENERATOR else hooks.networks.discriminator
