@@ -298,7 +298,7 @@ def test_data_option_trains_on_the_samples_and_refuses_the_wrong_shape(tmp_path:
     assert payload is not None and not payload.get("error"), stderr[-3000:]
     assert payload["data"].startswith(f"--data {data}: 100 samples") and payload["steps_run"] == 3
     wrong = tmp_path / "wrong.npy"
-    np.save(wrong, np.zeros((100, 7), dtype="float32"))
+    np.save(wrong, np.random.default_rng(1).uniform(-1, 1, size=(100, 7)).astype("float32"))
     code, payload, _, stderr = run_profile(PROFILE_FIXTURES / "gan101_relu_hidden.py", "--data", str(wrong),
                                            "--steps", "3", "--format", "json", "--logdir", str(tmp_path / "run2"),
                                            cwd=tmp_path)
