@@ -9,7 +9,7 @@ limit raised to :data:`RECURSION_LIMIT`. Measured on CPython 3.11: LibCST's nati
 about 1 KiB of stack per level of nesting (a chain of 150,000 `and` terms needs more than
 128 MiB; 400,000 fit in 512 MiB), and ganlint's own recursion on such a chain reaches the
 recursion limit (a `RecursionError`, reported as a diagnostic) well before the end of the stack.
-Chains longer than LibCST could take are refused before parsing (`engine.MAX_BOOLEAN_CHAIN`).
+Chains longer than LibCST could take are refused before parsing (`parsing.MAX_BOOLEAN_CHAIN`).
 The stack is reserved address space; only the pages a deep file actually uses take memory.
 
 CPython's own parser and compiler must still judge code by the limits a user's interpreter has

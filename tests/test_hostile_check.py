@@ -169,9 +169,9 @@ def test_what_libcst_cannot_read_is_one_documented_diagnostic():
 
 
 def test_a_boolean_chain_too_long_for_libcst_is_refused_before_it_parses(monkeypatch):
-    from ganlint import engine
+    from ganlint import parsing
 
-    monkeypatch.setattr(engine, "MAX_BOOLEAN_CHAIN", 50)
+    monkeypatch.setattr(parsing, "MAX_BOOLEAN_CHAIN", 50)
     result = lint(HEAD + "x = " + " or ".join(["a"] * 60) + "\n")
     assert [f.message for f in result.findings] == [
         "cannot parse: ganlint's parser (LibCST) cannot read this file, although Python can "
