@@ -15,7 +15,7 @@ from typing import Any
 import libcst as cst
 
 from ganlint.model.calls import CallSite
-from ganlint.model.facts import Compile, Facts, GradientApplication, LossUse, TrainingCall
+from ganlint.model.facts import Compile, Facts, GradientApplication, LossUse, ModelCall, TrainingCall
 from ganlint.model.keras_version import LegacyKerasChoice
 from ganlint.model.names import canonical, short
 from ganlint.model.values import (
@@ -287,8 +287,11 @@ def _model_call_tensor(model: Model, source: Tensor, call: CallSite, head: int |
     return Tensor(Op("model", call.site, model=model, head=head), (source,))
 
 
-def call_model(model: Model, call: CallSite) -> Any:
+def call_model(model: Model, call: CallSite, method: str = "__call__") -> Any:
     source = call.arg(0, "inputs")
+    # `predict` runs in inference mode by design; a call passes `training` second or by keyword
+    training = call.arg(1, "training", default=None) if method == "__call__" else Const(False)
+    call.record(ModelCall(call.site, model, source, training, call.evaluator.training_step, call.evaluator.tick()))
     if not isinstance(source, Tensor):
         source = Tensor(Op("opaque", call.site))
     for upstream in _models_upstream(source):
@@ -402,7 +405,7 @@ def _loss_from_compile_value(value: Any, site: Site) -> Loss | None:
 def train_model(model: Model, method: str, call: CallSite) -> Any:
     """`fit`/`train_on_batch`: Keras steps ``model`` with the optimizer of its compile."""
     call.record(TrainingCall(call.site, model, method, model.compiled, call.arg(1, "y"), call.evaluator.tick(),
-                             custom_step=model.custom_train_step))
+                             custom_step=model.custom_train_step, inputs=call.arg(0, "x")))
     return UNKNOWN
 
 
@@ -560,7 +563,7 @@ def call_member(base: Any, attr: str, call: CallSite) -> Any:
         if attr in _TRAINING_METHODS:
             return train_model(model, attr, call)
         if attr in ("predict", "predict_on_batch", "__call__"):
-            return call_model(model, call)
+            return call_model(model, call, attr)
         return UNKNOWN
     if isinstance(base, OptimizerRef):
         return _optimizer_method(base.optimizer, attr, call)

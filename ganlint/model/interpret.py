@@ -19,7 +19,7 @@ import libcst as cst
 
 from ganlint.model import catalog
 from ganlint.model.calls import CallSite
-from ganlint.model.facts import Facts, TrainableAssignment, ZeroScaling
+from ganlint.model.facts import Facts, LoopSpan, TrainableAssignment, ZeroScaling
 from ganlint.model.keras_version import LegacyKerasChoice
 from ganlint.model.module import ModuleModel, iter_children
 from ganlint.model.names import canonical
@@ -141,6 +141,9 @@ class Interpreter:
         self._instances_by_class: dict[int, Instance] = {}
         self.current_line: cst.SimpleStatementLine | None = None
         self._ticks = 0
+        # The training step being executed, if any: the function (or module) whose GradientTape
+        # block is open, or a `keras.Model` subclass's `train_step` (`ModelCall.step`).
+        self.training_step: Any = None
 
     def site(self, module: ModuleModel, node: cst.CSTNode) -> Site:
         return Site(module, node, self.current_line)
@@ -243,22 +246,38 @@ class Interpreter:
         elif isinstance(node, (cst.For,)):
             iterable = self.eval(node.iter, frame)
             items = iterable.items[:_MAX_LOOP_ITEMS] if isinstance(iterable, Sequence_) else [self.element_of(iterable)]
-            for item in items or [UNKNOWN]:
-                self.bind(node.target, item, frame)
-                self.exec_block(node.body.body, frame)
+            first = self.tick()
+            try:
+                for item in items or [UNKNOWN]:
+                    self.bind(node.target, item, frame)
+                    self.exec_block(node.body.body, frame)
+            finally:  # the body runs once here, but again and again for real: facts need to know
+                self.record(frame.module, LoopSpan(self.site(frame.module, node), first, self.tick()))
             if node.orelse:
                 self.exec_block(node.orelse.body.body, frame)
         elif isinstance(node, cst.While):
             self.eval(node.test, frame)
-            self.exec_block(node.body.body, frame)
+            first = self.tick()
+            try:
+                self.exec_block(node.body.body, frame)
+            finally:
+                self.record(frame.module, LoopSpan(self.site(frame.module, node), first, self.tick()))
             if node.orelse:
                 self.exec_block(node.orelse.body.body, frame)
         elif isinstance(node, cst.With):
+            opens_tape = False
             for with_item in node.items:
                 value = self.eval(with_item.item, frame)
+                opens_tape = opens_tape or isinstance(value, Tape)
                 if with_item.asname is not None:
                     self.bind(with_item.asname.name, value, frame)
-            self.exec_block(node.body.body, frame)
+            outer_step = self.training_step
+            if opens_tape and outer_step is None:
+                self.training_step = frame.function.node if frame.function is not None else frame.module.tree
+            try:
+                self.exec_block(node.body.body, frame)
+            finally:
+                self.training_step = outer_step
         elif isinstance(node, cst.Try):
             self.exec_block(node.body.body, frame)
             for handler in node.handlers:
@@ -462,6 +481,8 @@ class Interpreter:
                 self.record(module, TrainableAssignment(self.site(module, node), owner.model, value, self.tick()))
         elif isinstance(owner, ModelRef) and attr == "trainable":
             self.record(module, TrainableAssignment(self.site(module, node), owner.model, value, self.tick()))
+        elif attr == "trainable" and owner is UNKNOWN:  # `layer.trainable = ...` on layers not followed
+            self.record(module, TrainableAssignment(self.site(module, node), None, value, self.tick()))
         elif (isinstance(owner, OptimizerRef) and attr in catalog.CLIP_KWARGS
               and not (isinstance(value, Const) and value.value is None)):
             owner.optimizer.clipping = True
@@ -788,6 +809,10 @@ class Interpreter:
         frame = Frame(function.module, self.globals_of(function.module), function)
         self._bind_parameters(function, frame, args, kwargs, star_kwargs or [], standalone)
         self._active.append(id(node))
+        outer_step = self.training_step
+        if (outer_step is None and function.class_ref is not None and _is_train_step(function.node)
+                and self.is_keras_subclass(function.class_ref)):
+            self.training_step = node  # Keras' `fit` runs it: training code, with or without a tape
         self._memo[key] = UNKNOWN  # recursion through memo stays silent
         try:
             if isinstance(node, cst.Lambda):
@@ -801,6 +826,7 @@ class Interpreter:
                 result = _single_value(frame.returns) if frame.returns else Const(None)
         finally:
             self._active.pop()
+            self.training_step = outer_step
             self.current_line = caller_line
         name = node.name.value if isinstance(node, cst.FunctionDef) else None
         if name is not None:
@@ -906,6 +932,10 @@ def _dotted(node: cst.BaseExpression) -> str:
     if isinstance(node, cst.Attribute):
         return f"{_dotted(node.value)}.{node.attr.value}"
     return ""
+
+
+def _is_train_step(node: cst.FunctionDef | cst.Lambda) -> bool:
+    return isinstance(node, cst.FunctionDef) and node.name.value == "train_step"
 
 
 def _find_method(class_ref: ClassRef, name: str, depth: int = 0) -> cst.FunctionDef | None:
