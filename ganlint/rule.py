@@ -26,6 +26,8 @@ from ganlint.findings import Applicability, Severity
 from ganlint.model.flows import LabelFlows, label_flows
 from ganlint.model.keras_version import KerasVersion
 from ganlint.model.keras_version import decide as decide_keras_version
+from ganlint.model.roles import DISCRIMINATOR
+from ganlint.model.wasserstein import CriticLoss, losses_by_critic
 
 if TYPE_CHECKING:
     from ganlint.model.facts import Facts
@@ -120,6 +122,15 @@ class RuleContext:
         if flows is None:
             flows = self.project.derived["label_flows"] = label_flows(self.project_facts())
         return flows
+
+    def critic_losses(self) -> dict[int, list[CriticLoss]]:
+        """Each critic's Wasserstein losses, by the critic's id, its own first (computed once per run)."""
+        found = self.project.derived.get("critic_losses")
+        if found is None:
+            losses = [loss for facts in self.project_facts() for loss in facts.wasserstein_losses]
+            found = self.project.derived["critic_losses"] = losses_by_critic(
+                losses, lambda model: self.role_of(model) == DISCRIMINATOR)
+        return found
 
     def role_of(self, model: Model) -> str:
         evidence = self._roles.get(id(model))

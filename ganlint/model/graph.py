@@ -46,6 +46,11 @@ def _walk_back(outputs: list[Tensor]) -> list[Tensor]:
     return order
 
 
+def tensors_of(model: Model) -> list[Tensor]:
+    """Every tensor of ``model``'s graph, inputs first (a nested model's call is one tensor)."""
+    return _walk_back(model.outputs)
+
+
 def ordered_layers(model: Model) -> list[Layer]:
     layers: list[Layer] = []
     seen: set[int] = set()

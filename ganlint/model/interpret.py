@@ -17,8 +17,9 @@ from typing import Any, Protocol
 
 import libcst as cst
 
-from ganlint.model import catalog
+from ganlint.model import catalog, data_range, wasserstein
 from ganlint.model.calls import CallSite
+from ganlint.model.data_range import Dataset, ImageAugmenter
 from ganlint.model.facts import Facts, LoopSpan, TrainableAssignment, ZeroScaling
 from ganlint.model.keras_version import LegacyKerasChoice
 from ganlint.model.module import ModuleModel, iter_children
@@ -44,6 +45,7 @@ from ganlint.model.values import (
     Op,
     OptimizerRef,
     Sequence_,
+    ShapeOf,
     Site,
     Super,
     Tape,
@@ -502,7 +504,7 @@ class Interpreter:
             return value
         if isinstance(value, GradsAndVars):
             return Sequence_([value.gradients, UNKNOWN])
-        return UNKNOWN
+        return data_range.element_of(value)
 
     # -- expressions -------------------------------------------------------------------------
 
@@ -554,7 +556,9 @@ class Interpreter:
             return FunctionRef(base.module, method, None, base) if method is not None else UNKNOWN
         if isinstance(base, ModelRef):
             return self._eval_attribute_of_model(base.model, attr)
-        if isinstance(base, (LayerRef, OptimizerRef, LossRef, Tape, Tensor)):
+        if isinstance(base, Tensor) and attr == "shape":
+            return ShapeOf(base)
+        if isinstance(base, (LayerRef, OptimizerRef, LossRef, Tape, Tensor, Dataset, ImageAugmenter)):
             return Member(base, attr)
         return UNKNOWN
 
@@ -625,7 +629,9 @@ class Interpreter:
             return Const(-operand.value)
         if isinstance(operand, Tensor):
             detail = Arith("Negate") if isinstance(node.operator, cst.Minus) else None
-            return Tensor(Op("opaque", self.site(frame.module, node), detail=detail), (operand,))
+            result = Tensor(Op("opaque", self.site(frame.module, node), detail=detail), (operand,))
+            wasserstein.observe(result, self, frame.module)
+            return result
         return UNKNOWN
 
     def _eval_binary(self, node: cst.BinaryOperation, frame: Frame) -> Any:
@@ -657,13 +663,17 @@ class Interpreter:
             return Tensor(Op("fill", site, detail=None))
         tensors = tuple(v for v in (left, right) if isinstance(v, Tensor))
         if len(tensors) == 2:
-            return Tensor(Op("multiply" if operator == "Multiply" else "merge", site, detail=Arith(operator)), tensors)
-        if tensors:
+            result = Tensor(Op("multiply" if operator == "Multiply" else "merge", site, detail=Arith(operator)),
+                            tensors)
+        elif tensors:
             other = right if tensors[0] is left else left
             constant = (float(other.value) if isinstance(other, Const) and isinstance(other.value, (int, float))
                         and not isinstance(other.value, bool) else None)
-            return Tensor(Op("opaque", site, detail=Arith(operator, constant, other is left)), tensors)
-        return UNKNOWN
+            result = Tensor(Op("opaque", site, detail=Arith(operator, constant, other is left)), tensors)
+        else:
+            return UNKNOWN
+        wasserstein.observe(result, self, frame.module)  # `mean(D(fake)) - mean(D(real))` and its kin
+        return result
 
     def _subscript_index(self, node: cst.Subscript, frame: Frame) -> Any:
         index: Any = UNKNOWN
@@ -885,7 +895,10 @@ class Interpreter:
             site = call.site if call is not None else Site(class_ref.module, class_ref.node)
             model = Model("subclassed", site, class_name=class_ref.name)
             model.names.append(class_ref.name)
-            model.custom_train_step = _find_method(class_ref, "train_step") is not None
+            train_step = _find_method(class_ref, "train_step")
+            model.custom_train_step = train_step is not None
+            if train_step is not None:
+                model.train_step_method = FunctionRef(class_ref.module, train_step, instance, class_ref)
             declared = kwargs.get("name")
             if isinstance(declared, Const) and isinstance(declared.value, str):
                 model.declared_name = declared.value
@@ -1058,6 +1071,16 @@ def _builtin_getattr(interpreter: Interpreter, call: CallSite) -> Any:
     return interpreter.attribute_of(call.arg(0), name.value)
 
 
+def _builtin_isinstance(interpreter: Interpreter, call: CallSite) -> Any:
+    """`isinstance(batch, tuple)` on an array or a tensor is False (a train step unpacking `(x, y)`)."""
+    value, classes = call.arg(0), call.arg(1)
+    containers = (catalog.BUILTINS["tuple"], catalog.BUILTINS["list"], _PYTHON_BUILTINS["dict"])
+    options = classes.items if isinstance(classes, Sequence_) else [classes]
+    if isinstance(value, Tensor) and options and all(any(o is c for c in containers) for o in options):
+        return Const(False)
+    return UNKNOWN
+
+
 def _builtin_dict(interpreter: Interpreter, call: CallSite) -> Any:
     items, complete = _mapping_arguments(call)
     return Mapping_(items, open=not complete)
@@ -1075,6 +1098,7 @@ _PYTHON_BUILTINS: dict[str, _PythonBuiltin] = {
     "getattr": _PythonBuiltin(_builtin_getattr),
     "dict": _PythonBuiltin(_builtin_dict),
     "super": _PythonBuiltin(_builtin_super),
+    "isinstance": _PythonBuiltin(_builtin_isinstance),
 }
 
 

@@ -205,11 +205,11 @@ def _problems(major: int, history: TrainableHistory, own: list[TrainingCall],
                 yield assignment.site, FROZEN_FOREVER, [c for s, c in frozen if s.assignment is assignment]
         for compiled, trained in combined:
             states = [(history.state_at(c.order), c) for c in trained]
-            for state, call in states:
-                if state.value is True:
-                    site = state.assignment.site if state.assignment is not None else compiled.site
-                    yield site, NEVER_FROZEN, [c for s, c in states if s.value is True]
-                    break
+            trainable = [(s, c) for s, c in states if s.value is True]
+            if trainable:
+                state = trainable[0][0]
+                site = state.assignment.site if state.assignment is not None else compiled.site
+                yield site, NEVER_FROZEN, [c for _, c in trainable]
         return
     for call in own:  # Keras 2: the flag as it was at the compile this call trains with
         if call.compile is not None:

@@ -93,7 +93,8 @@ class MissingTrainingFlag(Rule):
         Valid("import tensorflow as tf\nfrom tensorflow import keras\n"
               "critic = keras.Sequential([keras.Input(shape=(8,)), keras.layers.Dense(1)], name='critic')\n"
               "generator = keras.Sequential([keras.Input(shape=(4,)), keras.layers.Dense(8)], name='generator')\n"
-              "def step(z):\n    with tf.GradientTape() as tape:\n        loss = -tf.reduce_mean(critic(generator(z)))\n"),
+              "def step(z):\n    with tf.GradientTape() as tape:\n"
+              "        loss = -tf.reduce_mean(critic(generator(z)))\n"),
         # the Keras-2 recipe: compiled models, trained by train_on_batch, which passes the flag
         Valid(_MODELS + "discriminator.compile(loss='binary_crossentropy', optimizer='adam')\n"
               "z = keras.Input(shape=(16,))\ndiscriminator.trainable = False\n"
