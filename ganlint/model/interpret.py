@@ -136,7 +136,9 @@ class Interpreter:
         self.module_globals: dict[int, dict[str, Any]] = {}
         self._executing_modules: set[int] = set()
         self._active: list[Any] = []
-        self._memo: dict[tuple, Any] = {}
+        # (function, self, arguments) by id -> (result, self and arguments): holding them keeps
+        # their ids from being reused by other values while the entry exists
+        self._memo: dict[tuple, tuple[Any, Any]] = {}
         self._executed_functions: set[int] = set()
         self._pending_functions: dict[int, list[FunctionRef]] = {}
         self.steps_left = 0
@@ -813,7 +815,7 @@ class Interpreter:
         key = (id(node), id(function.bound_self), tuple(id(a) for a in args),
                tuple(sorted((k, id(v)) for k, v in kwargs.items())))
         if key in self._memo:
-            return self._memo[key]
+            return self._memo[key][0]
         self._executed_functions.add(id(node))
         caller_line, self.current_line = self.current_line, None
         frame = Frame(function.module, self.globals_of(function.module), function)
@@ -823,7 +825,7 @@ class Interpreter:
         if (outer_step is None and function.class_ref is not None and _is_train_step(function.node)
                 and self.is_keras_subclass(function.class_ref)):
             self.training_step = node  # Keras' `fit` runs it: training code, with or without a tape
-        self._memo[key] = UNKNOWN  # recursion through memo stays silent
+        self._memo[key] = (UNKNOWN, (function.bound_self, args, kwargs))  # recursion through memo stays silent
         try:
             if isinstance(node, cst.Lambda):
                 result = self.eval(node.body, frame)
@@ -845,7 +847,7 @@ class Interpreter:
                 model.builder = name
                 if name not in model.names:
                     model.names.insert(0, name)
-        self._memo[key] = result
+        self._memo[key] = (result, (function.bound_self, args, kwargs))
         return result
 
     def _bind_parameters(self, function: FunctionRef, frame: Frame, args: list[Any],
