@@ -57,7 +57,8 @@ class TrainableHistory:
 
 
 def unresolved_assignments(all_facts: Iterable[Facts]) -> list[TrainableAssignment]:
-    """`x.trainable = ...` on objects the model could not resolve: any network may be frozen there.
+    """`x.trainable = ...` on objects the model could not resolve: any network used in the same module
+    may be frozen there.
 
     A function run on its own (with unknown arguments) and also from a call that passes the
     network assigns the same line twice; the resolved run says what that line does."""

@@ -7,6 +7,7 @@ from ganlint.model.facts import Compile, TrainingCall, trained_by
 from ganlint.model.graph import nested_models
 from ganlint.model.roles import DISCRIMINATOR
 from ganlint.model.trainable import TrainableHistory, history_of, unresolved_assignments
+from ganlint.model.usage import modules_using
 from ganlint.model.values import Model, Site
 from ganlint.rule import Invalid, Report, Rule, RuleContext, Valid
 
@@ -143,15 +144,14 @@ class DiscriminatorTrainableMisuse(Rule):
 
     def check(self, context: RuleContext) -> Iterator[Report]:
         all_facts = context.project_facts()
-        if unresolved_assignments(all_facts):
-            return  # something was frozen or unfrozen where the model cannot see which network
+        unresolved = {id(a.site.module) for a in unresolved_assignments(all_facts)}
         models = [m for facts in all_facts for m in facts.models if context.role_of(m) == DISCRIMINATOR]
         compiles = [c for facts in all_facts for c in facts.compiles]
         calls = [c for facts in all_facts for c in facts.training_calls]
         for network in _outermost(models):
             history = history_of(network, all_facts)
-            if not history.resolved:
-                continue
+            if not history.resolved or unresolved & modules_using(network, all_facts):
+                continue  # frozen or unfrozen somewhere in a way the linter cannot read
             own = [c for c in calls if c.model is network and not c.custom_step]
             inner = {id(m) for m in nested_models(network)}
             combined = [(c, trained_by(c, calls)) for c in compiles

@@ -17,10 +17,11 @@ _MODELS = (
     "                                  layers.Dropout(0.3), layers.Dense(1)], name='discriminator')\n"
     "bce = keras.losses.BinaryCrossentropy(from_logits=True)\n"
 )
-# Why each kind of layer matters when it runs in inference mode during training.
+# What each kind of layer does differently when it runs in inference mode during training.
 _EFFECTS = {
     "BatchNormalization": "normalises with its moving statistics, which then never update",
-    "Dropout": "is off",
+    "GaussianNoise": "adds no noise",
+    "ActivityRegularization": "adds no penalty",
 }
 
 
@@ -148,7 +149,7 @@ class MissingTrainingFlag(Rule):
                 continue
             kinds = list(dict.fromkeys(layer.kind for layer in layers))
             name = context.name_of(model)
-            effects = "; ".join(f"{kind} {_EFFECTS.get(kind, 'behaves as at inference')}" for kind in kinds)
+            effects = "; ".join(f"{kind} {_EFFECTS.get(kind, 'is off')}" for kind in kinds)
             yield Report(
                 call.site,
                 f"`{name}` is called without `training=True` in {_where(call.step)}, so it runs in inference mode: "

@@ -8,6 +8,7 @@ from ganlint.keras_facts import ACTIVATION_RANGES
 from ganlint.model.data_range import ScaledData, data_reaching, precedence_slip
 from ganlint.model.graph import OutputSource, output_source
 from ganlint.model.roles import DISCRIMINATOR, GENERATOR
+from ganlint.model.usage import modules_using
 from ganlint.model.values import Model
 from ganlint.rule import Invalid, Report, Rule, RuleContext, Valid
 
@@ -198,9 +199,13 @@ def _mismatches(context: RuleContext) -> list[_Mismatch]:
 
 def _generator_reach(discriminator: Model, generators: list[Model], context: RuleContext) -> _Reach | None:
     """The range of the generator whose samples ``discriminator`` judges: the one feeding it, else
-    the run's only generator; None when it has no bounded output or cannot be told."""
+    those used in the same modules, when they agree; None when it has no bounded output or cannot
+    be told."""
     feeding = [m for m in discriminator.fed_by_model if context.role_of(m) == GENERATOR]
-    reaches = [_reach(m) for m in dict.fromkeys(feeding or generators)]
+    if not feeding:  # the generators used where the discriminator is
+        used = modules_using(discriminator, context.project_facts())
+        feeding = [m for m in generators if used & modules_using(m, context.project_facts())]
+    reaches = [_reach(m) for m in dict.fromkeys(feeding)]
     if not reaches or any(r is None for r in reaches):
         return None
     first = reaches[0]

@@ -5,6 +5,7 @@ from collections.abc import Iterator
 from ganlint.findings import Severity
 from ganlint.model.graph import nested_models
 from ganlint.model.lipschitz import bounded_by_its_layers, evidence, interpolation_weight
+from ganlint.model.usage import modules_using
 from ganlint.model.values import Model
 from ganlint.rule import Invalid, Report, Rule, RuleContext, Valid
 
@@ -105,8 +106,11 @@ class WassersteinWithoutLipschitz(Rule):
 
     def check(self, context: RuleContext) -> Iterator[Report]:
         by_critic = context.critic_losses()
-        if not by_critic or evidence(context.project_facts()):
-            return  # some clipping or input gradient somewhere: the model cannot say it misses the critic
+        if not by_critic:
+            return
+        all_facts = context.project_facts()
+        # clipping or input gradients the model cannot tie to a network: they may be the critic's
+        unattributed = {id(item.site.module) for item in evidence(all_facts)}
         penalised = _penalised(context)
         for items in by_critic.values():
             first = items[0]
@@ -114,6 +118,8 @@ class WassersteinWithoutLipschitz(Rule):
             if not first.critic_side or first.loss.site.module is not context.module:
                 continue
             if id(critic) in penalised or bounded_by_its_layers(critic) is not False:
+                continue
+            if unattributed & modules_using(critic, all_facts):
                 continue
             name = context.name_of(critic)
             yield Report(
