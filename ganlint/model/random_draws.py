@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ganlint.model.calls import CallSite
-from ganlint.model.values import Const, Sequence_, ShapeOf, Tensor
+from ganlint.model.values import Const, Sequence_, ShapeOf
 
 UNIFORM, NORMAL, OTHER = "uniform", "normal", "other"
 PER_SAMPLE, PER_ELEMENT = "sample", "element"
@@ -58,11 +58,9 @@ def describe(name: str, call: CallSite) -> RandomDraw:
 
 
 def shape_of(call: CallSite) -> Any:
-    """`tf.shape(x)`, `keras.ops.shape(x)`: the shape of the data tensor ``x``."""
+    """`tf.shape(x)`, `keras.ops.shape(x)`: the whole shape of ``x``, whatever tensor it is."""
     source = call.arg(0, "input")
-    if isinstance(source, Tensor):
-        return ShapeOf(source)
-    return None
+    return ShapeOf(source) if not isinstance(source, Sequence_) else None
 
 
 def _per(shape: Any) -> str | None:

@@ -179,9 +179,10 @@ class Model:
 
 @dataclass(eq=False)
 class ShapeOf:
-    """`x.shape` or `tf.shape(x)` of a tensor: a shape with as many dimensions as ``tensor``."""
+    """`x.shape` or `tf.shape(x)`: a shape with as many dimensions as ``tensor`` (a Tensor, or
+    UNKNOWN when the model does not know what `x` is)."""
 
-    tensor: Tensor
+    tensor: Any
 
 
 @dataclass(eq=False)
