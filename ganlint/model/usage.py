@@ -13,24 +13,35 @@ from collections.abc import Iterable
 
 from ganlint.model.facts import Facts
 from ganlint.model.graph import nested_models
-from ganlint.model.values import Model
+from ganlint.model.values import Model, Site
 
 
-def modules_using(model: Model, all_facts: Iterable[Facts]) -> set[int]:
-    """The ids of the modules where ``model``, or a model that holds it, is built or used."""
+def usage_index(all_facts: Iterable[Facts]) -> dict[int, frozenset[int]]:
+    """For each model's id, the ids of the modules where it, or a model that holds it (a combined
+    model around a discriminator), is built or used. One pass over the run."""
     facts = list(all_facts)
-    holders = {id(model)}
-    for other in (m for f in facts for m in f.models):
-        if model in nested_models(other):
-            holders.add(id(other))
-    found = {id(model.site.module)}
+    direct: dict[int, set[int]] = {}
+
+    def used(model: Model | None, site: Site) -> None:
+        if model is not None:
+            direct.setdefault(id(model), set()).add(id(site.module))
+
+    models = [m for f in facts for m in f.models]
     for f in facts:
-        sites = [c.site for c in f.model_calls if id(c.model) in holders]
-        sites += [c.site for c in f.compiles if id(c.model) in holders]
-        sites += [c.site for c in f.training_calls if id(c.model) in holders]
-        sites += [a.site for a in f.trainable_assignments if a.model is not None and id(a.model) in holders]
-        sites += [a.site for a in f.gradient_applications
-                  if a.variables_of is not None and id(a.variables_of) in holders]
-        sites += [m.site for m in f.models if id(m) in holders]
-        found.update(id(site.module) for site in sites)
-    return found
+        for model in f.models:
+            used(model, model.site)
+        for call in f.model_calls:
+            used(call.model, call.site)
+        for compiled in f.compiles:
+            used(compiled.model, compiled.site)
+        for training in f.training_calls:
+            used(training.model, training.site)
+        for assignment in f.trainable_assignments:
+            used(assignment.model, assignment.site)
+        for application in f.gradient_applications:
+            used(application.variables_of, application.site)
+    index = {id(m): set(direct.get(id(m), ())) for m in models}
+    for holder in models:  # what a combined model's code does, it does to the networks inside it
+        for inner in nested_models(holder):
+            index.setdefault(id(inner), set()).update(direct.get(id(holder), ()))
+    return {key: frozenset(value) for key, value in index.items()}

@@ -7,7 +7,6 @@ from ganlint.model.facts import Compile, TrainingCall, trained_by
 from ganlint.model.graph import nested_models
 from ganlint.model.roles import DISCRIMINATOR
 from ganlint.model.trainable import TrainableHistory, history_of, unresolved_assignments
-from ganlint.model.usage import modules_using
 from ganlint.model.values import Model, Site
 from ganlint.rule import Invalid, Report, Rule, RuleContext, Valid
 
@@ -143,23 +142,10 @@ class DiscriminatorTrainableMisuse(Rule):
     )
 
     def check(self, context: RuleContext) -> Iterator[Report]:
-        all_facts = context.project_facts()
-        unresolved = {id(a.site.module) for a in unresolved_assignments(all_facts)}
-        models = [m for facts in all_facts for m in facts.models if context.role_of(m) == DISCRIMINATOR]
-        compiles = [c for facts in all_facts for c in facts.compiles]
-        calls = [c for facts in all_facts for c in facts.training_calls]
-        for network in _outermost(models):
-            history = history_of(network, all_facts)
-            if not history.resolved or unresolved & modules_using(network, all_facts):
-                continue  # frozen or unfrozen somewhere in a way the linter cannot read
-            own = [c for c in calls if c.model is network and not c.custom_step]
-            inner = {id(m) for m in nested_models(network)}
-            combined = [(c, trained_by(c, calls)) for c in compiles
-                        if c.model is not network and id(c.model) not in inner and network in nested_models(c.model)]
-            combined = [(c, trained) for c, trained in combined if trained]
-            for site, case, related in _problems(context.keras_version.major, history, own, combined):
-                if site.module is context.module:
-                    yield self._report(context, network, site, case, related)
+        by_version = context.once("discriminator_trainable_problems", lambda: _problems_by_version(context))
+        for network, site, case, related in by_version[2 if context.keras_version.major < 3 else 3]:
+            if site.module is context.module:
+                yield self._report(context, network, site, case, related)
 
     def _report(self, context: RuleContext, network: Model, site: Site, case: str,
                 related: list[TrainingCall]) -> Report:
@@ -186,6 +172,33 @@ class DiscriminatorTrainableMisuse(Rule):
                           for call in related),
             subject={"model": context.model_subject(network), "keras_version": version.major, "case": case},
         )
+
+
+_Problem = tuple[Model, Site, str, list[TrainingCall]]
+
+
+def _problems_by_version(context: RuleContext) -> dict[int, list[_Problem]]:
+    """Every discriminator's problems in the run, as Keras 2 and as Keras 3 would have them (each
+    file reads the list of its own version)."""
+    all_facts = context.project_facts()
+    unresolved = {id(a.site.module) for a in unresolved_assignments(all_facts)}
+    models = [m for facts in all_facts for m in facts.models if context.role_of(m) == DISCRIMINATOR]
+    compiles = [c for facts in all_facts for c in facts.compiles]
+    calls = [c for facts in all_facts for c in facts.training_calls]
+    found: dict[int, list[_Problem]] = {2: [], 3: []}
+    for network in _outermost(models):
+        history = history_of(network, all_facts)
+        if not history.resolved or unresolved & context.modules_using(network):
+            continue  # frozen or unfrozen somewhere in a way the linter cannot read
+        own = [c for c in calls if c.model is network and not c.custom_step]
+        inner = {id(m) for m in nested_models(network)}
+        combined = [(c, trained_by(c, calls)) for c in compiles
+                    if c.model is not network and id(c.model) not in inner and network in nested_models(c.model)]
+        combined = [(c, trained) for c, trained in combined if trained]
+        for major in found:
+            found[major] += [(network, site, case, related)
+                             for site, case, related in _problems(major, history, own, combined)]
+    return found
 
 
 def _outermost(models: list[Model]) -> list[Model]:

@@ -3,9 +3,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ganlint.findings import Severity
+from ganlint.model.facts import ModelCall
 from ganlint.model.lipschitz import interpolation_weight
 from ganlint.model.random_draws import NORMAL, PER_ELEMENT, UNIFORM, RandomDraw
 from ganlint.model.roles import DISCRIMINATOR
+from ganlint.model.values import Tensor
 from ganlint.rule import Invalid, Report, Rule, RuleContext, Valid
 
 _PENALTY = (
@@ -104,26 +106,34 @@ class GradientPenaltyInterpolation(Rule):
     )
 
     def check(self, context: RuleContext) -> Iterator[Report]:
-        for facts in context.project_facts():
-            for call in facts.model_calls:
-                if context.role_of(call.model) != DISCRIMINATOR:
-                    continue
+        for call, weight in context.once("interpolations", lambda: _interpolations(context)):
+            if weight.op.site is None or weight.op.site.module is not context.module:
+                continue
+            draw = weight.op.detail
+            if not isinstance(draw, RandomDraw):
+                continue
+            problems = _problems(draw)
+            if problems:
+                yield Report(
+                    weight.op.site,
+                    f"the gradient penalty's interpolation weight is drawn {' and '.join(problems)}: the points "
+                    f"`{context.name_of(call.model)}` is penalised on are not between a real and a generated "
+                    "sample; draw one U[0, 1] number per sample (`[batch, 1, 1, 1]`)",
+                    related=((call.site, "the critic called on the interpolation"),),
+                    subject={"weight": {"per": draw.per, "distribution": draw.distribution}},
+                )
+
+
+def _interpolations(context: RuleContext) -> list[tuple[ModelCall, Tensor]]:
+    """Each call of a discriminator on an interpolation of two batches, with the random weight."""
+    found = []
+    for facts in context.project_facts():
+        for call in facts.model_calls:
+            if context.role_of(call.model) == DISCRIMINATOR:
                 weight = interpolation_weight(call.inputs)
-                if weight is None or weight.op.site is None or weight.op.site.module is not context.module:
-                    continue
-                draw = weight.op.detail
-                if not isinstance(draw, RandomDraw):
-                    continue
-                problems = _problems(draw)
-                if problems:
-                    yield Report(
-                        weight.op.site,
-                        f"the gradient penalty's interpolation weight is drawn {' and '.join(problems)}: the points "
-                        f"`{context.name_of(call.model)}` is penalised on are not between a real and a generated "
-                        "sample; draw one U[0, 1] number per sample (`[batch, 1, 1, 1]`)",
-                        related=((call.site, "the critic called on the interpolation"),),
-                        subject={"weight": {"per": draw.per, "distribution": draw.distribution}},
-                    )
+                if weight is not None:
+                    found.append((call, weight))
+    return found
 
 
 def _problems(draw: RandomDraw) -> list[str]:

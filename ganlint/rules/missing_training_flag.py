@@ -134,11 +134,7 @@ class MissingTrainingFlag(Rule):
     )
 
     def check(self, context: RuleContext) -> Iterator[Report]:
-        steps = context.project.derived.get("first_calls_without_flag")
-        if steps is None:
-            steps = context.project.derived["first_calls_without_flag"] = first_calls_without_flag(
-                context.project_facts())
-        for call in steps:
+        for call in context.once("first_calls_without_flag", lambda: first_calls_without_flag(context.project_facts())):
             if call.site.module is not context.module:
                 continue
             model = call.model

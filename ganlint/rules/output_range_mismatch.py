@@ -8,7 +8,6 @@ from ganlint.keras_facts import ACTIVATION_RANGES
 from ganlint.model.data_range import ScaledData, data_reaching, precedence_slip
 from ganlint.model.graph import OutputSource, output_source
 from ganlint.model.roles import DISCRIMINATOR, GENERATOR
-from ganlint.model.usage import modules_using
 from ganlint.model.values import Model
 from ganlint.rule import Invalid, Report, Rule, RuleContext, Valid
 
@@ -145,10 +144,7 @@ class OutputRangeMismatch(Rule):
     )
 
     def check(self, context: RuleContext) -> Iterator[Report]:
-        mismatches = context.project.derived.get("output_range_mismatches")
-        if mismatches is None:
-            mismatches = context.project.derived["output_range_mismatches"] = _mismatches(context)
-        for mismatch in mismatches:
+        for mismatch in context.once("output_range_mismatches", lambda: _mismatches(context)):
             site = mismatch.data.site
             if site is None or site.module is not context.module:
                 continue
@@ -203,8 +199,8 @@ def _generator_reach(discriminator: Model, generators: list[Model], context: Rul
     be told."""
     feeding = [m for m in discriminator.fed_by_model if context.role_of(m) == GENERATOR]
     if not feeding:  # the generators used where the discriminator is
-        used = modules_using(discriminator, context.project_facts())
-        feeding = [m for m in generators if used & modules_using(m, context.project_facts())]
+        used = context.modules_using(discriminator)
+        feeding = [m for m in generators if used & context.modules_using(m)]
     reaches = [_reach(m) for m in dict.fromkeys(feeding)]
     if not reaches or any(r is None for r in reaches):
         return None

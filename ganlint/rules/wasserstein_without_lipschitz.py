@@ -5,7 +5,6 @@ from collections.abc import Iterator
 from ganlint.findings import Severity
 from ganlint.model.graph import nested_models
 from ganlint.model.lipschitz import bounded_by_its_layers, evidence, interpolation_weight
-from ganlint.model.usage import modules_using
 from ganlint.model.values import Model
 from ganlint.rule import Invalid, Report, Rule, RuleContext, Valid
 
@@ -108,10 +107,10 @@ class WassersteinWithoutLipschitz(Rule):
         by_critic = context.critic_losses()
         if not by_critic:
             return
-        all_facts = context.project_facts()
         # clipping or input gradients the model cannot tie to a network: they may be the critic's
-        unattributed = {id(item.site.module) for item in evidence(all_facts)}
-        penalised = _penalised(context)
+        unattributed = context.once("lipschitz_evidence_modules",
+                                    lambda: {id(item.site.module) for item in evidence(context.project_facts())})
+        penalised = context.once("penalised_networks", lambda: _penalised(context))
         for items in by_critic.values():
             first = items[0]
             critic = first.critic
@@ -119,7 +118,7 @@ class WassersteinWithoutLipschitz(Rule):
                 continue
             if id(critic) in penalised or bounded_by_its_layers(critic) is not False:
                 continue
-            if unattributed & modules_using(critic, all_facts):
+            if unattributed & context.modules_using(critic):
                 continue
             name = context.name_of(critic)
             yield Report(
