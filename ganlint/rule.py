@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import inspect
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import libcst as cst
 
@@ -26,6 +26,9 @@ from ganlint.findings import Applicability, Severity
 from ganlint.model.flows import LabelFlows, label_flows
 from ganlint.model.keras_version import KerasVersion
 from ganlint.model.keras_version import decide as decide_keras_version
+from ganlint.model.roles import DISCRIMINATOR
+from ganlint.model.usage import usage_index
+from ganlint.model.wasserstein import CriticLoss, losses_by_critic
 
 if TYPE_CHECKING:
     from ganlint.model.facts import Facts
@@ -33,6 +36,9 @@ if TYPE_CHECKING:
     from ganlint.model.project import Project
     from ganlint.model.roles import RoleEvidence
     from ganlint.model.values import Model, Site
+
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -120,6 +126,26 @@ class RuleContext:
         if flows is None:
             flows = self.project.derived["label_flows"] = label_flows(self.project_facts())
         return flows
+
+    def once(self, key: str, compute: Callable[[], T]) -> T:
+        """``compute()``, computed once per run and shared by every module's rules: for questions
+        about the whole run, which each module would otherwise answer again."""
+        if key not in self.project.derived:
+            self.project.derived[key] = compute()
+        return self.project.derived[key]
+
+    def critic_losses(self) -> dict[int, list[CriticLoss]]:
+        """Each critic's Wasserstein losses, by the critic's id, its own first (computed once per run)."""
+        def compute() -> dict[int, list[CriticLoss]]:
+            losses = [loss for facts in self.project_facts() for loss in facts.wasserstein_losses]
+            return losses_by_critic(losses, lambda model: self.role_of(model) == DISCRIMINATOR)
+
+        return self.once("critic_losses", compute)
+
+    def modules_using(self, model: Model) -> frozenset[int]:
+        """The ids of the modules where ``model`` (or a model holding it) is built or used."""
+        index = self.once("usage_index", lambda: usage_index(self.project_facts()))
+        return index.get(id(model), frozenset({id(model.site.module)}))
 
     def role_of(self, model: Model) -> str:
         evidence = self._roles.get(id(model))

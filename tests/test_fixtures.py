@@ -10,6 +10,8 @@ import pytest
 
 from expectations import FIXTURES, ROOT, expected_findings
 from ganlint import api
+from ganlint.config import Overrides
+from ganlint.runner import RunOptions
 
 # Folders with their own configuration or file types are tested by their own tests.
 SEPARATELY_TESTED = {"projects", "notebooks"}
@@ -30,10 +32,13 @@ def test_fixtures_exist_and_state_findings():
     files = fixture_files()
     assert len(files) >= 10
     stated = set().union(*(expected_findings(f) for f in files))
-    assert {code for _, _, code, _ in stated} >= {"GAN101", "GAN201", "GAN202", "GAN301"}
+    assert {code for _, _, code, _ in stated} >= {"GAN101", "GAN102", "GAN105", "GAN201", "GAN202", "GAN301",
+                                                  "GAN401", "GAN402", "GAN501", "GAN502"}
     # the shapes public GAN code comes in, each with its own folder
     assert {"keras2_recipe", "keras2_split", "real_code", "subclassed", "split_project"} <= {
         folder.name for folder in fixture_folders()}
+    # GAN402 under both Keras versions, decided by imports and by configuration
+    assert {"keras3", "keras2_imports", "keras2_config"} <= {folder.name for folder in fixture_folders()}
 
 
 @pytest.mark.parametrize("folder", fixture_folders(), ids=lambda p: str(p.relative_to(FIXTURES)))
@@ -84,3 +89,15 @@ def test_cli_text_over_all_fixtures_matches_annotations(cli):
             reported.add((str(ROOT / filename), int(row), code, severity))
     expected = set().union(*(expected_findings(f) for f in files))
     assert reported == expected
+
+
+def test_a_fixture_folder_with_its_own_config_is_linted_with_it(tmp_path):
+    # fixtures/trainable/keras2_config says `keras-version = 2`: the classic recipe is right there,
+    # and the same script linted for Keras 3 (by another configuration) is a finding
+    script = FIXTURES / "trainable" / "keras2_config" / "classic_recipe.py"
+    assert [f.code for f in api.check_paths([str(script)]).findings] == []
+    keras3 = tmp_path / "pyproject.toml"
+    keras3.write_text("[tool.ganlint]\nkeras-version = 3\n", encoding="utf-8")
+    findings = api.check_paths([str(script)], options=RunOptions(overrides=Overrides(config=keras3))).findings
+    assert [(f.code, f.range.start.row) for f in findings] == [("GAN402", 13)]
+    assert "assuming Keras 3" in findings[0].message

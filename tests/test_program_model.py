@@ -257,3 +257,162 @@ def test_kwargs_of_a_function_nobody_calls_may_hold_anything(tmp_path):
     _, facts = _analyse(source, tmp_path)
     [application] = facts.gradient_applications
     assert application.optimizer.clipping is None  # `config` may carry `clipnorm`: stay silent
+
+
+# -- training mode, trainable flags, data, Wasserstein losses (issue 9) -------------------------
+
+_NETWORKS = (
+    "import numpy as np\nimport tensorflow as tf\nfrom tensorflow import keras\nfrom tensorflow.keras import layers\n"
+    "generator = keras.Sequential([keras.Input(shape=(4,)), layers.Dense(8), layers.BatchNormalization(),\n"
+    "                              layers.Dense(16, activation='tanh')], name='generator')\n"
+    "discriminator = keras.Sequential([keras.Input(shape=(16,)), layers.Dropout(0.2), layers.Dense(1)],\n"
+    "                                 name='discriminator')\n"
+)
+
+
+def test_model_calls_know_their_training_flag_and_whether_they_run_in_a_training_step(tmp_path):
+    from ganlint.model.training_mode import first_calls_without_flag, mode_dependent_layers
+
+    source = _NETWORKS + (
+        "def sample(z):\n    return generator(z)\n"
+        "def helper(z):\n    return discriminator(generator(z, training=True))\n"
+        "def step(z, real):\n"
+        "    with tf.GradientTape() as tape:\n"
+        "        a = discriminator(real, training=True)\n"
+        "        b = helper(z)\n"
+        "        c = discriminator(real, training=False)\n"
+        "    return generator.predict(z)\n"
+    )
+    _, facts = _analyse(source, tmp_path)
+    calls = [(c.site.code(), c.training.value if c.training is not None else None, c.step is not None)
+             for c in facts.model_calls]
+    assert calls == [("generator(z)", None, False),
+                     ("discriminator(real, training=True)", True, True),
+                     ("generator(z, training=True)", True, True),
+                     ("discriminator(generator(z, training=True))", None, True),  # in the helper, in the tape
+                     ("discriminator(real, training=False)", False, True),
+                     ("generator.predict(z)", False, False)]
+    [first] = first_calls_without_flag([facts])
+    assert first.site.code() == "discriminator(generator(z, training=True))"
+    generator = next(m for m in facts.models if m.declared_name == "generator")
+    assert [layer.kind for layer in mode_dependent_layers(generator)] == ["BatchNormalization"]
+
+
+def test_the_trainable_flag_in_a_loop_is_its_steady_state(tmp_path):
+    from ganlint.model.trainable import history_of
+
+    source = _NETWORKS + (
+        "discriminator.trainable = False\n"
+        "for epoch in range(10):\n"
+        "    discriminator.train_on_batch(x, y)\n"
+        "    discriminator.trainable = True\n"
+        "    discriminator.fit(x, y)\n"
+        "    discriminator.trainable = False\n"
+        "discriminator.evaluate(x, y)\n"
+    )
+    _, facts = _analyse(source, tmp_path)
+    discriminator = next(m for m in facts.models if m.declared_name == "discriminator")
+    history = history_of(discriminator, [facts])
+    first_call, second_call = facts.training_calls
+    # from the second iteration on, the False at the end of the body holds for the first call
+    assert history.state_at(first_call.order).value is False
+    assert history.state_at(first_call.order).assignment is history.assignments[2]
+    assert history.state_at(second_call.order).value is True
+    [loop] = facts.loops
+    assert loop.holds(first_call.order) and not loop.holds(history.assignments[0].order)
+
+
+def test_data_is_followed_through_pipelines_to_its_range(tmp_path):
+    from ganlint.model.data_range import data_reaching
+
+    source = _NETWORKS + (
+        "(x, _), _ = keras.datasets.mnist.load_data()\n"
+        "def scale(image, label):\n    return tf.cast(image, tf.float32) / 127.5 - 1.0, label\n"
+        "pairs = tf.data.Dataset.from_tensor_slices((x, np.zeros(len(x)))).map(scale).batch(32)\n"
+        "for images, labels in pairs:\n    discriminator(images)\n"
+        "raw = np.load('a.npy')\n"
+        "discriminator(raw)\n"
+        "discriminator(raw - 127.5 / 127.5)\n"
+        "discriminator(raw * 3.0)\n"
+    )
+    _, facts = _analyse(source, tmp_path)
+    found = [[(d.range, d.site.code()) for d in data_reaching(call.inputs)] for call in facts.model_calls]
+    assert found == [
+        [((-1.0, 1.0), "tf.cast(image, tf.float32) / 127.5 - 1.0")],
+        [],  # np.load: a range no API fixes, and no pixel constant says what it holds
+        [((-1.0, 254.0), "raw - 127.5 / 127.5")],  # the constant as written says pixels
+        [],
+    ]
+
+
+def test_fit_runs_the_models_own_train_step_on_a_batch_of_its_data(tmp_path):
+    from ganlint.model.data_range import data_reaching
+
+    source = _NETWORKS + (
+        "class GAN(keras.Model):\n"
+        "    def __init__(self, d):\n        super().__init__()\n        self.d = d\n"
+        "    def train_step(self, data):\n"
+        "        if isinstance(data, tuple):\n            data = data[0]\n"
+        "        return self.d(data, training=True)\n"
+        "(x, _), _ = keras.datasets.cifar10.load_data()\n"
+        "GAN(discriminator).fit(x / 255.0, epochs=3)\n"
+    )
+    _, facts = _analyse(source, tmp_path)
+    [call] = facts.model_calls
+    assert isinstance(call.step, cst.FunctionDef) and call.step.name.value == "train_step"
+    assert [d.range for d in data_reaching(call.inputs)] == [(0.0, 1.0)]
+
+
+def test_wasserstein_losses_are_recognised_in_every_spelling(tmp_path):
+    source = _NETWORKS + (
+        "import keras.ops as ops\n"
+        "from tensorflow.keras import backend as K\n"
+        "def w(y_true, y_pred):\n    return -K.mean(y_true * y_pred)\n"
+        "discriminator.compile(loss=w, optimizer='rmsprop')\n"
+        "def losses(real, z):\n"
+        "    fake = generator(z)\n"
+        "    a = tf.reduce_mean(discriminator(fake)) - tf.reduce_mean(discriminator(real))\n"
+        "    b = -ops.mean(discriminator(real)) + ops.mean(discriminator(fake))\n"
+        "    c = tf.reduce_mean(discriminator(fake) - discriminator(real))\n"
+        "    d = -tf.reduce_mean(discriminator(fake))\n"
+        "    e = -tf.reduce_mean(discriminator(real))\n"  # half of a difference, not the generator's loss
+        "    f = tf.reduce_mean(tf.math.log(discriminator(fake)))\n"
+        "losses(tf.zeros((2, 16)), tf.random.normal((2, 4)))\n"
+    )
+    _, facts = _analyse(source, tmp_path)
+    assert [(loss.form, loss.site.code()) for loss in facts.wasserstein_losses] == [
+        ("product", "K.mean(y_true * y_pred)"),
+        ("difference", "tf.reduce_mean(discriminator(fake)) - tf.reduce_mean(discriminator(real))"),
+        ("difference", "-ops.mean(discriminator(real)) + ops.mean(discriminator(fake))"),
+        ("difference", "tf.reduce_mean(discriminator(fake) - discriminator(real))"),
+        ("negated-mean", "-tf.reduce_mean(discriminator(fake))"),
+    ]
+
+
+def test_random_draws_and_interpolations(tmp_path):
+    from ganlint.model.lipschitz import interpolation_weight
+
+    source = _NETWORKS + (
+        "def mix(real, fake):\n"
+        "    a = tf.random.uniform([8, 1, 1, 1])\n"
+        "    b = np.random.normal(0, 1, size=real.shape)\n"
+        "    discriminator(real + a * (fake - real))\n"
+        "    discriminator(b * real + (1 - b) * fake)\n"
+        "    discriminator(real + 0.1 * tf.random.normal(tf.shape(real)))\n"
+        "mix(tf.zeros((8, 16)), generator(tf.zeros((8, 4))))\n"
+    )
+    _, facts = _analyse(source, tmp_path)
+    weights = [interpolation_weight(call.inputs) for call in facts.model_calls
+               if call.model.declared_name == "discriminator"]
+    assert [(w.op.detail.distribution, w.op.detail.per) if w is not None else None for w in weights] == [
+        ("uniform", "sample"), ("normal", "element"), None]  # instance noise is no interpolation
+
+
+def test_a_builder_called_twice_with_different_constants_builds_two_models(tmp_path):
+    source = (
+        "from tensorflow import keras\n"
+        "def build(name):\n    return keras.Sequential([keras.Input(shape=(2,)), keras.layers.Dense(1)], name=name)\n"
+        + "".join(f"m{i} = build('net{i}')\n" for i in range(20))
+    )
+    _, facts = _analyse(source, tmp_path)
+    assert sorted(m.declared_name for m in facts.models) == sorted(f"net{i}" for i in range(20))

@@ -24,6 +24,7 @@ class Evaluator(Protocol):
     """What API semantics may ask of the interpreter."""
 
     current_line: cst.SimpleStatementLine | None
+    training_step: Any  # the training step being executed (`ModelCall.step`), or None
 
     def record(self, module: ModuleModel, fact: Any) -> None:
         """Add a fact to ``module``'s facts."""

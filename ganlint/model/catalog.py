@@ -14,8 +14,9 @@ from typing import Any
 
 import libcst as cst
 
+from ganlint.model import data_range, lipschitz, random_draws, wasserstein
 from ganlint.model.calls import CallSite
-from ganlint.model.facts import Compile, Facts, GradientApplication, LossUse, TrainingCall
+from ganlint.model.facts import Compile, Facts, GradientApplication, LossUse, ModelCall, TrainingCall
 from ganlint.model.keras_version import LegacyKerasChoice
 from ganlint.model.names import canonical, short
 from ganlint.model.values import (
@@ -128,6 +129,9 @@ def make_layer(kind: str, call: CallSite) -> Any:
     units = call.arg(0, "units") if kind == "Dense" else call.arg(0, "filters")
     if isinstance(units, Const) and isinstance(units.value, int):
         layer.units = units.value
+    layer.constrained = _constrained(call)
+    if kind == "Rescaling":
+        layer.rescaling = _rescaling(call)
     if kind in _ACTIVATED_LAYERS:
         node = call.keyword_node("activation")
         if node is None and kind == "Dense" and len(call.node.args) > 1 and call.node.args[1].keyword is None:
@@ -156,6 +160,20 @@ def make_layer(kind: str, call: CallSite) -> Any:
     elif kind in _NORMALIZATION_LAYERS:
         layer.role = "normalize"
     return LayerRef(layer)
+
+
+def _constrained(call: CallSite) -> bool | None:
+    """A `kernel_constraint=` (or another weight constraint) given; None when `**kwargs` may give one."""
+    if any(key.endswith("_constraint") and not (isinstance(value, Const) and value.value is None)
+           for key, value in call.kwargs.items()):
+        return True
+    return None if call.star_kwargs else False
+
+
+def _rescaling(call: CallSite) -> tuple[float, float] | None:
+    scale, offset = call.arg(0, "scale"), call.arg(1, "offset", default=Const(0.0))
+    numbers = [v.value for v in (scale, offset) if isinstance(v, Const) and isinstance(v.value, (int, float))]
+    return (float(numbers[0]), float(numbers[1])) if len(numbers) == 2 else None
 
 
 def _lambda_activation(function: Any, site: Site, call: CallSite) -> Activation:
@@ -287,8 +305,11 @@ def _model_call_tensor(model: Model, source: Tensor, call: CallSite, head: int |
     return Tensor(Op("model", call.site, model=model, head=head), (source,))
 
 
-def call_model(model: Model, call: CallSite) -> Any:
+def call_model(model: Model, call: CallSite, method: str = "__call__") -> Any:
     source = call.arg(0, "inputs")
+    # `predict` runs in inference mode by design; a call passes `training` second or by keyword
+    training = call.arg(1, "training", default=None) if method == "__call__" else Const(False)
+    call.record(ModelCall(call.site, model, source, training, call.evaluator.training_step, call.evaluator.tick()))
     if not isinstance(source, Tensor):
         source = Tensor(Op("opaque", call.site))
     for upstream in _models_upstream(source):
@@ -350,10 +371,13 @@ def compile_model(model: Model, call: CallSite) -> Any:
         return Const(None)
     for head, (value, loss_node) in enumerate(_loss_per_head(model, loss_value, node)):
         site = call.site_for(loss_node) if loss_node is not None else call.site
+        prediction = Tensor(Op("model", call.site, model=model, head=head), (Tensor(Op("input", call.site)),))
+        if isinstance(value, FunctionRef):  # the user's own loss: Keras calls it on (y_true, y_pred)
+            call.call_function(value, [Tensor(Op("input", site)), prediction])
+            continue
         loss = _loss_from_compile_value(value, site)
         if loss is None:
             continue
-        prediction = Tensor(Op("model", call.site, model=model, head=head), (Tensor(Op("input", call.site)),))
         call.record(LossUse(loss, prediction, site))
     return Const(None)
 
@@ -400,9 +424,16 @@ def _loss_from_compile_value(value: Any, site: Site) -> Loss | None:
 
 
 def train_model(model: Model, method: str, call: CallSite) -> Any:
-    """`fit`/`train_on_batch`: Keras steps ``model`` with the optimizer of its compile."""
-    call.record(TrainingCall(call.site, model, method, model.compiled, call.arg(1, "y"), call.evaluator.tick(),
-                             custom_step=model.custom_train_step))
+    """`fit`/`train_on_batch`: Keras steps ``model`` with the optimizer of its compile, or runs the
+    `train_step` its class overrides on each batch of the data."""
+    inputs, targets = call.arg(0, "x"), call.arg(1, "y")
+    call.record(TrainingCall(call.site, model, method, model.compiled, targets, call.evaluator.tick(),
+                             custom_step=model.custom_train_step, inputs=inputs))
+    if isinstance(model.train_step_method, FunctionRef):
+        batch = data_range.batch_of(inputs, call)
+        if batch is not None:  # Keras hands the step `x`, or `(x, y)` when `y` is given
+            pair = targets is not UNKNOWN and not (isinstance(targets, Const) and targets.value is None)
+            call.call_function(model.train_step_method, [Sequence_([batch, targets]) if pair else batch])
     return UNKNOWN
 
 
@@ -560,12 +591,17 @@ def call_member(base: Any, attr: str, call: CallSite) -> Any:
         if attr in _TRAINING_METHODS:
             return train_model(model, attr, call)
         if attr in ("predict", "predict_on_batch", "__call__"):
-            return call_model(model, call)
+            return call_model(model, call, attr)
         return UNKNOWN
     if isinstance(base, OptimizerRef):
         return _optimizer_method(base.optimizer, attr, call)
     if isinstance(base, Tape) and attr == "gradient":
         return Gradients(call.site, clipped=False)
+    if isinstance(base, Tape) and attr == "watch":
+        lipschitz.watched(call)
+        return Const(None)
+    if isinstance(base, (data_range.Dataset, data_range.ImageAugmenter)):
+        return data_range.call_member(base, attr, call)
     if isinstance(base, LossRef) and attr == "__call__":
         return apply_loss(base.loss, call)
     if isinstance(base, Tensor):
@@ -606,6 +642,7 @@ _FILLS = {
 }
 _FILL_MODULES = ("tensorflow", "numpy", "keras.ops", "keras.backend", "jax.numpy", "torch")
 _RANDOM_PREFIXES = ("tensorflow.random.", "numpy.random.", "keras.random.", "tensorflow.compat.v1.random.")
+_BACKEND_RANDOM = frozenset({"keras.backend.random_uniform", "keras.backend.random_normal"})
 _PASS_THROUGH = {"squeeze", "reshape", "identity", "cast", "expand_dims", "stop_gradient",
                  "concat", "concatenate", "stack", "transpose", "convert_to_tensor", "gather"}
 # NumPy functions that write into their first argument.
@@ -634,6 +671,8 @@ def _tensor_method(tensor: Tensor, attr: str, call: CallSite) -> Any:
         return Const(None)
     if attr in _VALUE_KEEPING_METHODS and tensor.op.kind == "fill":
         return Tensor(Op("fill", call.site, detail=tensor.op.detail))
+    if attr in _VALUE_KEEPING_METHODS:  # `x.astype("float32")`, `x.reshape(...)`: the same values
+        return Tensor(Op("shape", call.site), (tensor,))
     return UNKNOWN
 
 
@@ -684,7 +723,9 @@ def math_call(name: str, call: CallSite) -> Any:
     if not sources:
         return UNKNOWN
     axis_given = len(call.args) > 1 or "axis" in call.kwargs
-    return Tensor(Op("opaque", call.site, detail=MathCall(name, axis_given)), tuple(sources))
+    result = Tensor(Op("opaque", call.site, detail=MathCall(name, axis_given)), tuple(sources))
+    wasserstein.observe(result, call.evaluator, call.module)
+    return result
 
 
 def activation_call(name: str, call: CallSite) -> Any:
@@ -712,6 +753,12 @@ def call_external(name: str, call: CallSite) -> Any:
     out = call.kwargs.get("out")
     if out is not None:  # a NumPy ufunc writing its result into an array
         written_in_place(out, call)
+    lipschitz.observe_call(name, call)
+    data = data_range.call_external(name, call)
+    if data is not None:
+        return data
+    if tail == "shape" and head in ("tensorflow", "keras.ops", "keras.backend", "numpy"):
+        return random_draws.shape_of(call) or UNKNOWN
     if name.startswith("keras.layers.") and tail[:1].isupper():
         if tail == "InputLayer":
             shape = _shape_of(call.arg(0, "input_shape")) or _shape_of(call.kwargs.get("shape"))
@@ -767,8 +814,8 @@ def call_external(name: str, call: CallSite) -> Any:
     if name in _WRITES_FIRST_ARGUMENT:
         written_in_place(call.arg(0, "a" if name != "numpy.copyto" else "dst"), call)
         return Const(None)
-    if name.startswith(_RANDOM_PREFIXES):
-        return Tensor(Op("random", call.site))
+    if name.startswith(_RANDOM_PREFIXES) or name in _BACKEND_RANDOM:
+        return Tensor(Op("random", call.site, detail=random_draws.describe(name, call)))
     if tail in _PASS_THROUGH and head in ("tensorflow", "keras.ops", "numpy", "keras.backend"):
         return pass_through(call)
     if name in ("tensorflow.multiply", "keras.ops.multiply", "keras.layers.multiply"):
@@ -793,8 +840,22 @@ def _builtin_passthrough(call: CallSite) -> Any:
     return call.args[0] if call.args else UNKNOWN
 
 
+def _builtin_next(call: CallSite) -> Any:
+    return data_range.element_of(call.arg(0))
+
+
+def _builtin_enumerate(call: CallSite) -> Any:
+    source = call.arg(0)
+    if isinstance(source, data_range.Dataset):
+        return data_range.Dataset(Sequence_([UNKNOWN, source.element]), call.site)
+    return UNKNOWN
+
+
 BUILTINS: dict[str, Any] = {
     "zip": Builtin(_builtin_zip),
     "list": Builtin(_builtin_passthrough),
     "tuple": Builtin(_builtin_passthrough),
+    "iter": Builtin(_builtin_passthrough),
+    "next": Builtin(_builtin_next),
+    "enumerate": Builtin(_builtin_enumerate),
 }

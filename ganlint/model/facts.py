@@ -81,6 +81,7 @@ class TrainingCall:
     targets: Any  # the `y` passed (Tensor, Sequence_ for several outputs, or UNKNOWN)
     order: int
     custom_step: bool = False
+    inputs: Any = None  # the `x` passed (a Tensor, a dataset, or UNKNOWN)
 
     @property
     def optimizer(self) -> Any:
@@ -89,12 +90,75 @@ class TrainingCall:
 
 @dataclass(eq=False)
 class TrainableAssignment:
-    """`model.trainable = value` (the Keras-2 recipe freezes the discriminator this way)."""
+    """`model.trainable = value` (the Keras-2 recipe freezes the discriminator this way).
+
+    ``model`` is None when the object assigned to could not be resolved (`layer.trainable = False`
+    in a loop over layers the model does not follow): some network may be frozen there."""
+
+    site: Site
+    model: Model | None
+    value: Any  # Const(True/False) or UNKNOWN
+    order: int
+
+
+@dataclass(eq=False)
+class ModelCall:
+    """A model applied to a value: `model(x)`, `model(x, training=True)`, `model.predict(x)`.
+
+    ``training`` is the `training=` argument as passed (a `Const`, or UNKNOWN when it cannot be
+    told), None when none was passed; `predict` runs in inference mode by design and reads as
+    `Const(False)`. ``step`` is the training step the call runs in: the function (or module)
+    whose `GradientTape` block was open, or the `train_step` of a `keras.Model` subclass that
+    `fit` runs; None outside training code (sampling, evaluation, building a combined model).
+    """
 
     site: Site
     model: Model
-    value: Any  # Const(True/False) or UNKNOWN
+    inputs: Any  # the value passed as the model's inputs
+    training: Any
+    step: Any  # a cst.FunctionDef or cst.Module, or None
     order: int
+
+
+@dataclass(eq=False)
+class LoopSpan:
+    """One execution of a `for` or `while` statement: the facts whose ``order`` lies between
+    ``first`` and ``last`` ran in its body, and run again after those that follow them there."""
+
+    site: Site
+    first: int
+    last: int
+
+    def holds(self, order: int) -> bool:
+        return self.first < order < self.last
+
+
+@dataclass(eq=False)
+class WassersteinLoss:
+    """A Wasserstein loss on a network's raw outputs (see `ganlint.model.wasserstein`).
+
+    ``form``: ``difference`` (a difference of the critic's means, or the mean of a difference of
+    its outputs), ``negated-mean`` (`-mean(critic(G(z)))`, the generator's loss) or ``product``
+    (`mean(y_true * y_pred)`, Keras-2 code's compiled loss, whose labels of +1 and -1 give both).
+    ``outputs`` are the model-output tensors that enter it."""
+
+    site: Site
+    form: str
+    outputs: tuple[Tensor, ...]
+    order: int
+    parts: tuple[Tensor, ...] = ()  # the terms it is made of (a negated mean inside a difference)
+    result: Tensor | None = None
+
+
+@dataclass(eq=False)
+class LipschitzEvidence:
+    """Something that may keep a critic Lipschitz, wherever it is in the run (see
+    `ganlint.model.lipschitz`): ``kind`` is ``weight-clipping`` (a clip applied to values that are
+    not known gradients), ``input-gradient`` (`tape.watch` of an input, `tf.gradients`,
+    `K.gradients`: a gradient penalty's gradient)."""
+
+    site: Site
+    kind: str
 
 
 @dataclass
@@ -106,6 +170,10 @@ class Facts:
     compiles: list[Compile] = field(default_factory=list)
     training_calls: list[TrainingCall] = field(default_factory=list)
     trainable_assignments: list[TrainableAssignment] = field(default_factory=list)
+    model_calls: list[ModelCall] = field(default_factory=list)
+    loops: list[LoopSpan] = field(default_factory=list)
+    wasserstein_losses: list[WassersteinLoss] = field(default_factory=list)
+    lipschitz_evidence: list[LipschitzEvidence] = field(default_factory=list)
     legacy_keras: list[LegacyKerasChoice] = field(default_factory=list)  # see ganlint.model.keras_version
 
     def add(self, fact: Any) -> None:
@@ -115,7 +183,8 @@ class Facts:
 _LIST_FOR: dict[type, str] = {
     Model: "models", LossUse: "loss_uses", ZeroScaling: "zero_scalings",
     GradientApplication: "gradient_applications", Compile: "compiles", TrainingCall: "training_calls",
-    TrainableAssignment: "trainable_assignments", LegacyKerasChoice: "legacy_keras",
+    TrainableAssignment: "trainable_assignments", LegacyKerasChoice: "legacy_keras", ModelCall: "model_calls",
+    LoopSpan: "loops", WassersteinLoss: "wasserstein_losses", LipschitzEvidence: "lipschitz_evidence",
 }
 
 

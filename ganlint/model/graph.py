@@ -82,6 +82,11 @@ def _graph(model: Model) -> _Graph:
     return graph
 
 
+def tensors_of(model: Model) -> list[Tensor]:
+    """Every tensor of ``model``'s graph, inputs first (a nested model's call is one tensor)."""
+    return list(_graph(model).order)
+
+
 def ordered_layers(model: Model) -> list[Layer]:
     layers: list[Layer] = []
     seen: set[int] = set()

@@ -17,9 +17,10 @@ from typing import Any, Protocol
 
 import libcst as cst
 
-from ganlint.model import catalog
+from ganlint.model import catalog, data_range, wasserstein
 from ganlint.model.calls import CallSite
-from ganlint.model.facts import Facts, TrainableAssignment, ZeroScaling
+from ganlint.model.data_range import Dataset, ImageAugmenter
+from ganlint.model.facts import Facts, LoopSpan, TrainableAssignment, ZeroScaling
 from ganlint.model.keras_version import LegacyKerasChoice
 from ganlint.model.module import ModuleModel, iter_children
 from ganlint.model.names import canonical
@@ -44,6 +45,7 @@ from ganlint.model.values import (
     Op,
     OptimizerRef,
     Sequence_,
+    ShapeOf,
     Site,
     Super,
     Tape,
@@ -187,16 +189,18 @@ class Interpreter:
         self.module_globals: dict[int, dict[str, Any]] = {}
         self._executing_modules: set[int] = set()
         self._active: list[Any] = []
-        self._memo: dict[tuple, Any] = {}
-        # The values whose id()s key `_memo`: kept alive, so that a later value cannot reuse an id
-        # and be served another call's result (results then depended on memory reuse).
-        self._memo_keys_alive: list[Any] = []
+        # (function, self, arguments) by id -> (result, self and arguments): holding them keeps
+        # their ids from being reused by other values while the entry exists
+        self._memo: dict[tuple, tuple[Any, Any]] = {}
         self._executed_functions: set[int] = set()
         self._pending_functions: dict[int, list[FunctionRef]] = {}
         self.steps_left = 0
         self._instances_by_class: dict[int, Instance] = {}
         self.current_line: cst.SimpleStatementLine | None = None
         self._ticks = 0
+        # The training step being executed, if any: the function (or module) whose GradientTape
+        # block is open, or a `keras.Model` subclass's `train_step` (`ModelCall.step`).
+        self.training_step: Any = None
 
     def site(self, module: ModuleModel, node: cst.CSTNode) -> Site:
         return Site(module, node, self.current_line)
@@ -299,22 +303,38 @@ class Interpreter:
         elif isinstance(node, (cst.For,)):
             iterable = self.eval(node.iter, frame)
             items = iterable.items[:_MAX_LOOP_ITEMS] if isinstance(iterable, Sequence_) else [self.element_of(iterable)]
-            for item in items or [UNKNOWN]:
-                self.bind(node.target, item, frame)
-                self.exec_block(node.body.body, frame)
+            first = self.tick()
+            try:
+                for item in items or [UNKNOWN]:
+                    self.bind(node.target, item, frame)
+                    self.exec_block(node.body.body, frame)
+            finally:  # the body runs once here, but again and again for real: facts need to know
+                self.record(frame.module, LoopSpan(self.site(frame.module, node), first, self.tick()))
             if node.orelse:
                 self.exec_block(node.orelse.body.body, frame)
         elif isinstance(node, cst.While):
             self.eval(node.test, frame)
-            self.exec_block(node.body.body, frame)
+            first = self.tick()
+            try:
+                self.exec_block(node.body.body, frame)
+            finally:
+                self.record(frame.module, LoopSpan(self.site(frame.module, node), first, self.tick()))
             if node.orelse:
                 self.exec_block(node.orelse.body.body, frame)
         elif isinstance(node, cst.With):
+            opens_tape = False
             for with_item in node.items:
                 value = self.eval(with_item.item, frame)
+                opens_tape = opens_tape or isinstance(value, Tape)
                 if with_item.asname is not None:
                     self.bind(with_item.asname.name, value, frame)
-            self.exec_block(node.body.body, frame)
+            outer_step = self.training_step
+            if opens_tape and outer_step is None:
+                self.training_step = frame.function.node if frame.function is not None else frame.module.tree
+            try:
+                self.exec_block(node.body.body, frame)
+            finally:
+                self.training_step = outer_step
         elif isinstance(node, cst.Try):
             self.exec_block(node.body.body, frame)
             for handler in node.handlers:
@@ -527,6 +547,8 @@ class Interpreter:
                 self.record(module, TrainableAssignment(self.site(module, node), owner.model, value, self.tick()))
         elif isinstance(owner, ModelRef) and attr == "trainable":
             self.record(module, TrainableAssignment(self.site(module, node), owner.model, value, self.tick()))
+        elif attr == "trainable" and owner is UNKNOWN:  # `layer.trainable = ...` on layers not followed
+            self.record(module, TrainableAssignment(self.site(module, node), None, value, self.tick()))
         elif (isinstance(owner, OptimizerRef) and attr in catalog.CLIP_KWARGS
               and not (isinstance(value, Const) and value.value is None)):
             owner.optimizer.clipping = True
@@ -546,7 +568,7 @@ class Interpreter:
             return value
         if isinstance(value, GradsAndVars):
             return Sequence_([value.gradients, UNKNOWN])
-        return UNKNOWN
+        return data_range.element_of(value)
 
     # -- expressions -------------------------------------------------------------------------
 
@@ -598,7 +620,9 @@ class Interpreter:
             return FunctionRef(base.module, method, None, base) if method is not None else UNKNOWN
         if isinstance(base, ModelRef):
             return self._eval_attribute_of_model(base.model, attr)
-        if isinstance(base, (LayerRef, OptimizerRef, LossRef, Tape, Tensor)):
+        if isinstance(base, Tensor) and attr == "shape":
+            return ShapeOf(base)
+        if isinstance(base, (LayerRef, OptimizerRef, LossRef, Tape, Tensor, Dataset, ImageAugmenter)):
             return Member(base, attr)
         return UNKNOWN
 
@@ -669,7 +693,9 @@ class Interpreter:
             return Const(-operand.value)
         if isinstance(operand, Tensor):
             detail = Arith("Negate") if isinstance(node.operator, cst.Minus) else None
-            return Tensor(Op("opaque", self.site(frame.module, node), detail=detail), (operand,))
+            result = Tensor(Op("opaque", self.site(frame.module, node), detail=detail), (operand,))
+            wasserstein.observe(result, self, frame.module)
+            return result
         return UNKNOWN
 
     def _eval_binary(self, node: cst.BinaryOperation, frame: Frame) -> Any:
@@ -701,13 +727,17 @@ class Interpreter:
             return Tensor(Op("fill", site, detail=None))
         tensors = tuple(v for v in (left, right) if isinstance(v, Tensor))
         if len(tensors) == 2:
-            return Tensor(Op("multiply" if operator == "Multiply" else "merge", site, detail=Arith(operator)), tensors)
-        if tensors:
+            result = Tensor(Op("multiply" if operator == "Multiply" else "merge", site, detail=Arith(operator)),
+                            tensors)
+        elif tensors:
             other = right if tensors[0] is left else left
             constant = (float(other.value) if isinstance(other, Const) and isinstance(other.value, (int, float))
                         and not isinstance(other.value, bool) else None)
-            return Tensor(Op("opaque", site, detail=Arith(operator, constant, other is left)), tensors)
-        return UNKNOWN
+            result = Tensor(Op("opaque", site, detail=Arith(operator, constant, other is left)), tensors)
+        else:
+            return UNKNOWN
+        wasserstein.observe(result, self, frame.module)  # `mean(D(fake)) - mean(D(real))` and its kin
+        return result
 
     def _subscript_index(self, node: cst.Subscript, frame: Frame) -> Any:
         index: Any = UNKNOWN
@@ -849,14 +879,17 @@ class Interpreter:
         key = (id(node), id(function.bound_self), tuple(id(a) for a in args),
                tuple(sorted((k, id(v)) for k, v in kwargs.items())))
         if key in self._memo:
-            return self._memo[key]
+            return self._memo[key][0]
         self._executed_functions.add(id(node))
         caller_line, self.current_line = self.current_line, None
         frame = Frame(function.module, self.globals_of(function.module), function)
         self._bind_parameters(function, frame, args, kwargs, star_kwargs or [], standalone)
         self._active.append(id(node))
-        self._memo[key] = UNKNOWN  # recursion through memo stays silent
-        self._memo_keys_alive.append((function.bound_self, args, kwargs))
+        outer_step = self.training_step
+        if (outer_step is None and function.class_ref is not None and _is_train_step(function.node)
+                and self.is_keras_subclass(function.class_ref)):
+            self.training_step = node  # Keras' `fit` runs it: training code, with or without a tape
+        self._memo[key] = (UNKNOWN, (function.bound_self, args, kwargs))  # recursion through memo stays silent
         try:
             if isinstance(node, cst.Lambda):
                 result = self.eval(node.body, frame)
@@ -869,6 +902,7 @@ class Interpreter:
                 result = _single_value(frame.returns) if frame.returns else Const(None)
         finally:
             self._active.pop()
+            self.training_step = outer_step
             self.current_line = caller_line
         name = node.name.value if isinstance(node, cst.FunctionDef) else None
         if name is not None:
@@ -877,7 +911,7 @@ class Interpreter:
                 model.builder = name
                 if name not in model.names:
                     model.names.insert(0, name)
-        self._memo[key] = result
+        self._memo[key] = (result, (function.bound_self, args, kwargs))
         return result
 
     def _bind_parameters(self, function: FunctionRef, frame: Frame, args: list[Any],
@@ -927,7 +961,10 @@ class Interpreter:
             site = call.site if call is not None else Site(class_ref.module, class_ref.node)
             model = Model("subclassed", site, class_name=class_ref.name)
             model.names.append(class_ref.name)
-            model.custom_train_step = _find_method(class_ref, "train_step") is not None
+            train_step = _find_method(class_ref, "train_step")
+            model.custom_train_step = train_step is not None
+            if train_step is not None:
+                model.train_step_method = FunctionRef(class_ref.module, train_step, instance, class_ref)
             declared = kwargs.get("name")
             if isinstance(declared, Const) and isinstance(declared.value, str):
                 model.declared_name = declared.value
@@ -974,6 +1011,10 @@ def _dotted(node: cst.BaseExpression) -> str:
     if isinstance(node, cst.Attribute):
         return f"{_dotted(node.value)}.{node.attr.value}"
     return ""
+
+
+def _is_train_step(node: cst.FunctionDef | cst.Lambda) -> bool:
+    return isinstance(node, cst.FunctionDef) and node.name.value == "train_step"
 
 
 def _find_method(class_ref: ClassRef, name: str, depth: int = 0) -> cst.FunctionDef | None:
@@ -1109,6 +1150,16 @@ def _builtin_getattr(interpreter: Interpreter, call: CallSite) -> Any:
     return interpreter.attribute_of(call.arg(0), name.value)
 
 
+def _builtin_isinstance(interpreter: Interpreter, call: CallSite) -> Any:
+    """`isinstance(batch, tuple)` on an array or a tensor is False (a train step unpacking `(x, y)`)."""
+    value, classes = call.arg(0), call.arg(1)
+    containers = (catalog.BUILTINS["tuple"], catalog.BUILTINS["list"], _PYTHON_BUILTINS["dict"])
+    options = classes.items if isinstance(classes, Sequence_) else [classes]
+    if isinstance(value, Tensor) and options and all(any(o is c for c in containers) for o in options):
+        return Const(False)
+    return UNKNOWN
+
+
 def _builtin_dict(interpreter: Interpreter, call: CallSite) -> Any:
     items, complete = _mapping_arguments(call)
     return Mapping_(items, open=not complete)
@@ -1126,6 +1177,7 @@ _PYTHON_BUILTINS: dict[str, _PythonBuiltin] = {
     "getattr": _PythonBuiltin(_builtin_getattr),
     "dict": _PythonBuiltin(_builtin_dict),
     "super": _PythonBuiltin(_builtin_super),
+    "isinstance": _PythonBuiltin(_builtin_isinstance),
 }
 
 

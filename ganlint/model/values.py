@@ -98,6 +98,8 @@ class Layer:
     units: int | None = None
     role: str = "compute"  # compute | shape | merge-multiply | merge | recurrent | normalize
     input_shape: tuple | None = None  # `input_shape=`/`input_dim=` given to the constructor
+    rescaling: tuple[float, float] | None = None  # `Rescaling(scale, offset)`: x * scale + offset
+    constrained: bool | None = False  # a `*_constraint=` given (None: `**kwargs` the model cannot read)
 
 
 @dataclass(frozen=True)
@@ -170,10 +172,19 @@ class Model:
     # training, filled by the interpreter
     compiled: Any = None  # the facts.Compile last applied to it
     custom_train_step: bool = False  # its class overrides `train_step`
+    train_step_method: Any = None  # that override, bound to the instance (a FunctionRef): `fit` runs it
 
     @property
     def display_name(self) -> str:
         return self.builder or self.class_name or (self.names[0] if self.names else "model")
+
+
+@dataclass(eq=False)
+class ShapeOf:
+    """`x.shape` or `tf.shape(x)`: a shape with as many dimensions as ``tensor`` (a Tensor, or
+    UNKNOWN when the model does not know what `x` is)."""
+
+    tensor: Any
 
 
 @dataclass(eq=False)
