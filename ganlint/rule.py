@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import inspect
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import libcst as cst
 
@@ -33,6 +33,9 @@ if TYPE_CHECKING:
     from ganlint.model.project import Project
     from ganlint.model.roles import RoleEvidence
     from ganlint.model.values import Model, Site
+
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,7 @@ class Report:
     related: tuple[tuple[Site, str], ...] = ()
     fix: FixSpec | None = None
     subject: Mapping[str, Any] = field(default_factory=dict)
+    severity: Severity | None = None  # this finding's, where it differs from the rule's (a Keras version)
 
 
 class RuleContext:
@@ -132,6 +136,13 @@ class RuleContext:
 
     def models(self) -> list[Model]:
         return list(self.facts.models)
+
+    def once_per_run(self, key: str, compute: Callable[[RuleContext], T]) -> T:
+        """A value about the whole run, computed by the first module's check that asks and shared
+        by the others (a finding in `losses.py` found from a `tape.gradient` call in `train.py`)."""
+        if key not in self.project.derived:
+            self.project.derived[key] = compute(self)
+        return self.project.derived[key]
 
     def model_subject(self, model: Model | None) -> dict[str, Any] | None:
         if model is None:

@@ -17,9 +17,9 @@ from typing import Any, Protocol
 
 import libcst as cst
 
-from ganlint.model import catalog
+from ganlint.model import catalog, tapes
 from ganlint.model.calls import CallSite
-from ganlint.model.facts import Facts, TrainableAssignment, ZeroScaling
+from ganlint.model.facts import Facts, FunctionResult, TrainableAssignment, ZeroScaling
 from ganlint.model.keras_version import LegacyKerasChoice
 from ganlint.model.module import ModuleModel, iter_children
 from ganlint.model.names import canonical
@@ -242,23 +242,32 @@ class Interpreter:
             self.exec_branches(node, frame)
         elif isinstance(node, (cst.For,)):
             iterable = self.eval(node.iter, frame)
-            items = iterable.items[:_MAX_LOOP_ITEMS] if isinstance(iterable, Sequence_) else [self.element_of(iterable)]
-            for item in items or [UNKNOWN]:
-                self.bind(node.target, item, frame)
-                self.exec_block(node.body.body, frame)
+            if isinstance(iterable, Sequence_):  # unrolled: each iteration runs
+                for item in iterable.items[:_MAX_LOOP_ITEMS] or [UNKNOWN]:
+                    self.bind(node.target, item, frame)
+                    self.exec_block(node.body.body, frame)
+            else:  # one run stands for every iteration
+                with tapes.within(tapes.Loop(id(node))):
+                    self.bind(node.target, self.element_of(iterable), frame)
+                    self.exec_block(node.body.body, frame)
             if node.orelse:
                 self.exec_block(node.orelse.body.body, frame)
         elif isinstance(node, cst.While):
             self.eval(node.test, frame)
-            self.exec_block(node.body.body, frame)
+            with tapes.within(tapes.Loop(id(node))):
+                self.exec_block(node.body.body, frame)
             if node.orelse:
                 self.exec_block(node.orelse.body.body, frame)
         elif isinstance(node, cst.With):
+            entered = []
             for with_item in node.items:
                 value = self.eval(with_item.item, frame)
+                entered.append(value)
                 if with_item.asname is not None:
+                    self._name_values(with_item.asname.name, value, frame)
                     self.bind(with_item.asname.name, value, frame)
-            self.exec_block(node.body.body, frame)
+            with tapes.recording(entered):  # a tape records what its block computes
+                self.exec_block(node.body.body, frame)
         elif isinstance(node, cst.Try):
             self.exec_block(node.body.body, frame)
             for handler in node.handlers:
@@ -284,17 +293,19 @@ class Interpreter:
         before = dict(names)
         body_returned = else_returned = False
         try:
-            self.exec_block(node.body.body, frame)
+            with tapes.within(tapes.Branch(id(node), 0)):
+                self.exec_block(node.body.body, frame)
         except _Return:
             body_returned = True  # this path ended; the code after the `if` belongs to the other
         after_body = dict(names)
         names.clear()
         names.update(before)
         try:
-            if isinstance(node.orelse, cst.If):
-                self.exec_branches(node.orelse, frame)
-            elif node.orelse is not None:
-                self.exec_block(node.orelse.body.body, frame)
+            with tapes.within(tapes.Branch(id(node), 1)):
+                if isinstance(node.orelse, cst.If):
+                    self.exec_branches(node.orelse, frame)
+                elif node.orelse is not None:
+                    self.exec_block(node.orelse.body.body, frame)
         except _Return:
             else_returned = True
         after_else = dict(names)
@@ -415,6 +426,8 @@ class Interpreter:
             value.loss.variable = name
         elif isinstance(value, OptimizerRef) and value.optimizer.variable is None:
             value.optimizer.variable = name
+        elif isinstance(value, Tape) and value.name is None:
+            value.name = name
 
     def bind(self, target: cst.BaseExpression, value: Any, frame: Frame) -> None:
         if isinstance(target, cst.Name):
@@ -673,14 +686,20 @@ class Interpreter:
         inner.locals = dict(frame.locals)
         clause: cst.CompFor | None = node.for_in
         first = True
+        once = True  # the element is evaluated once: for every item, unless there is only one
         while clause is not None:
             iterable = self.eval(clause.iter, inner if not first else frame)
+            once = once and isinstance(iterable, Sequence_) and len(iterable.items) == 1
             self.bind(clause.target, self.element_of(iterable), inner)
             for condition in clause.ifs:
                 self.eval(condition.test, inner)
             clause = clause.inner_for_in
             first = False
-        element = self.eval(node.elt, inner)
+        if once:
+            element = self.eval(node.elt, inner)
+        else:
+            with tapes.within(tapes.Loop(id(node))):
+                element = self.eval(node.elt, inner)
         if isinstance(element, Gradients):
             return element
         if isinstance(element, Sequence_) and element.items and isinstance(element.items[0], Gradients):
@@ -780,7 +799,7 @@ class Interpreter:
         if self.steps_left <= 0 and not standalone:
             return UNKNOWN
         key = (id(node), id(function.bound_self), tuple(id(a) for a in args),
-               tuple(sorted((k, id(v)) for k, v in kwargs.items())))
+               tuple(sorted((k, id(v)) for k, v in kwargs.items())), tapes.recording_key())
         if key in self._memo:
             return self._memo[key]
         self._executed_functions.add(id(node))
@@ -809,7 +828,12 @@ class Interpreter:
                 model.builder = name
                 if name not in model.names:
                     model.names.insert(0, name)
-        self._memo[key] = result
+            if isinstance(result, Tensor):
+                self.record(function.module, FunctionResult(function, list(args), result))
+        if isinstance(result, (OptimizerRef, Tape)):
+            del self._memo[key]  # a factory run twice makes two objects, not one shared
+        else:
+            self._memo[key] = result
         return result
 
     def _bind_parameters(self, function: FunctionRef, frame: Frame, args: list[Any],
