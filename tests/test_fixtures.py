@@ -30,7 +30,8 @@ def test_fixtures_exist_and_state_findings():
     files = fixture_files()
     assert len(files) >= 10
     stated = set().union(*(expected_findings(f) for f in files))
-    assert {code for _, _, code, _ in stated} >= {"GAN101", "GAN201", "GAN202", "GAN301"}
+    assert {code for _, _, code, _ in stated} >= {"GAN101", "GAN201", "GAN202", "GAN203", "GAN301", "GAN302", "GAN303",
+                                                  "GAN304", "GAN305", "GAN306"}
     # the shapes public GAN code comes in, each with its own folder
     assert {"keras2_recipe", "keras2_split", "real_code", "subclassed", "split_project"} <= {
         folder.name for folder in fixture_folders()}
