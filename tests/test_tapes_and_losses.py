@@ -96,6 +96,20 @@ def test_calls_in_the_two_arms_of_an_if_are_exclusive_and_a_loop_is_seen(tmp_pat
     assert not loops_between(c.tape, c) and len(loops_between(d.tape, d)) == 1
 
 
+def test_code_after_an_if_whose_arm_returned_belongs_to_the_other_arm(tmp_path):
+    calls = _calls("def grads(tape, loss, flag):\n"
+                   "    if flag:\n        return tape.gradient(loss, discriminator.trainable_variables)\n"
+                   "    return tape.gradient(loss, generator.trainable_variables)\n"
+                   "def step(noise, flag):\n    with tf.GradientTape() as tape:\n"
+                   "        loss = tf.reduce_mean(discriminator(generator(noise)))\n"
+                   "        other = -loss\n"
+                   "    return grads(tape, loss, flag), grads(tape, other, flag)\n", tmp_path)
+    first_arm, first_after, second_arm, second_after = calls
+    assert exclusive(first_arm.path, first_after.path)  # one run of `grads`: one of the two
+    assert not exclusive(first_arm.path, second_arm.path) and not exclusive(first_after.path, second_after.path)
+    assert not exclusive(first_arm.path, second_after.path)  # two runs: two calls on the tape
+
+
 def test_persistence_is_read_or_left_unknown(tmp_path):
     calls = _calls("def step(x, keep):\n"
                    "    with tf.GradientTape() as a, tf.GradientTape(persistent=True) as b, "

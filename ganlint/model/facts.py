@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import libcst as cst
+
 from ganlint.model.keras_version import LegacyKerasChoice
 from ganlint.model.values import UNKNOWN, FunctionRef, Gradients, Loss, Model, Site, Tape, Tensor
 
@@ -86,7 +88,7 @@ class FunctionResult:
     @property
     def name(self) -> str | None:
         node = self.function.node
-        return node.name.value if hasattr(node, "name") else None
+        return node.name.value if isinstance(node, cst.FunctionDef) else None
 
 
 @dataclass(eq=False)

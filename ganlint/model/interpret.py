@@ -247,14 +247,14 @@ class Interpreter:
                     self.bind(node.target, item, frame)
                     self.exec_block(node.body.body, frame)
             else:  # one run stands for every iteration
-                with tapes.within(tapes.Loop(id(node))):
+                with tapes.within(tapes.Loop()):
                     self.bind(node.target, self.element_of(iterable), frame)
                     self.exec_block(node.body.body, frame)
             if node.orelse:
                 self.exec_block(node.orelse.body.body, frame)
         elif isinstance(node, cst.While):
             self.eval(node.test, frame)
-            with tapes.within(tapes.Loop(id(node))):
+            with tapes.within(tapes.Loop()):
                 self.exec_block(node.body.body, frame)
             if node.orelse:
                 self.exec_block(node.orelse.body.body, frame)
@@ -292,22 +292,23 @@ class Interpreter:
         names = frame.locals  # mutated in place: at module level it is also the globals dict
         before = dict(names)
         body_returned = else_returned = False
+        body, orelse = tapes.arms()
         try:
-            with tapes.within(tapes.Branch(id(node), 0)):
+            with tapes.within(body):
                 self.exec_block(node.body.body, frame)
         except _Return:
-            body_returned = True  # this path ended; the code after the `if` belongs to the other
+            body_returned = body.returned = True  # this path ended; the code after the `if` belongs to the other
         after_body = dict(names)
         names.clear()
         names.update(before)
         try:
-            with tapes.within(tapes.Branch(id(node), 1)):
+            with tapes.within(orelse):
                 if isinstance(node.orelse, cst.If):
                     self.exec_branches(node.orelse, frame)
                 elif node.orelse is not None:
                     self.exec_block(node.orelse.body.body, frame)
         except _Return:
-            else_returned = True
+            else_returned = orelse.returned = True
         after_else = dict(names)
         if body_returned and else_returned:
             raise _Return()
@@ -698,7 +699,7 @@ class Interpreter:
         if once:
             element = self.eval(node.elt, inner)
         else:
-            with tapes.within(tapes.Loop(id(node))):
+            with tapes.within(tapes.Loop()):
                 element = self.eval(node.elt, inner)
         if isinstance(element, Gradients):
             return element
@@ -809,15 +810,16 @@ class Interpreter:
         self._active.append(id(node))
         self._memo[key] = UNKNOWN  # recursion through memo stays silent
         try:
-            if isinstance(node, cst.Lambda):
-                result = self.eval(node.body, frame)
-            else:
-                body = node.body.body  # an indented block, or the statements after `def f():` on one line
-                try:
-                    self.exec_block(body, frame)
-                except _Return:
-                    pass
-                result = _single_value(frame.returns) if frame.returns else Const(None)
+            with tapes.within(tapes.Run()):
+                if isinstance(node, cst.Lambda):
+                    result = self.eval(node.body, frame)
+                else:
+                    body = node.body.body  # an indented block, or the statements after `def f():` on one line
+                    try:
+                        self.exec_block(body, frame)
+                    except _Return:
+                        pass
+                    result = _single_value(frame.returns) if frame.returns else Const(None)
         finally:
             self._active.pop()
             self.current_line = caller_line

@@ -9,9 +9,10 @@ its tape was computed outside it.
 
 The interpreter runs both arms of an `if` whose test it cannot decide, and a loop body once for
 a loop it cannot unroll. So that two `gradient` calls in the two arms of one `if` are not taken for
-two calls, and a call in a loop for a single one, the interpreter also runs each arm and each such
-loop body `within` a marker; a tape and a `gradient` call remember the markers around them (their
-`path`).
+two calls, and a call in a loop for a single one, the interpreter also runs each function body,
+each arm and each such loop body `within` a marker; a tape and a `gradient` call remember the
+markers around them (their `path`). Markers are compared by identity: each run of a function, an
+`if` or a loop makes new ones.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
 from typing import Any
 
 import libcst as cst
@@ -49,30 +49,49 @@ from ganlint.model.values import (
 STOP_GRADIENT = "stop_gradient"  # the detail of a `shape` op that blocks the gradient
 
 
-@dataclass(frozen=True)
-class Branch:
-    """One arm (0: the body, 1: the `else`) of an `if` whose test the interpreter could not decide."""
+class Run:
+    """One run of a function body."""
 
-    node: int  # id of the `if` node
-    arm: int
+    __slots__ = ()
 
 
-@dataclass(frozen=True)
 class Loop:
-    """A loop body that the interpreter ran once for what may run many times."""
+    """One run of a loop body that the interpreter ran once for what may run many times."""
 
-    node: int  # id of the loop (or comprehension) node
-
-
-_PATH: ContextVar[tuple[Branch | Loop, ...]] = ContextVar("path", default=())
+    __slots__ = ()
 
 
-def current_path() -> tuple[Branch | Loop, ...]:
+class Branch:
+    """One arm (0: the body, 1: the `else`) of one run of an `if` whose test the interpreter could
+    not decide. ``returned``: the arm ended the function, so what follows the `if` in the same run
+    belongs to the other arm."""
+
+    __slots__ = ("arm", "returned", "run", "scope")
+
+    def __init__(self, run: object, arm: int, scope: Run | None) -> None:
+        self.run = run
+        self.arm = arm
+        self.scope = scope  # the function run the `if` is in
+        self.returned = False
+
+
+Marker = Run | Loop | Branch
+_PATH: ContextVar[tuple[Marker, ...]] = ContextVar("path", default=())
+
+
+def current_path() -> tuple[Marker, ...]:
     return _PATH.get()
 
 
+def arms() -> tuple[Branch, Branch]:
+    """The two arms of one run of an `if`."""
+    run = object()
+    scope = next((m for m in reversed(_PATH.get()) if isinstance(m, Run)), None)
+    return Branch(run, 0, scope), Branch(run, 1, scope)
+
+
 @contextmanager
-def within(marker: Branch | Loop) -> Iterator[None]:
+def within(marker: Marker) -> Iterator[None]:
     token = _PATH.set((*_PATH.get(), marker))
     try:
         yield
@@ -104,16 +123,23 @@ def recording_key() -> tuple[int, ...]:
 
 
 def exclusive(first: tuple, second: tuple) -> bool:
-    """Whether two paths ran in different arms of one `if`: at most one of them runs."""
-    arms = {marker.node: marker.arm for marker in first if isinstance(marker, Branch)}
-    return any(isinstance(m, Branch) and m.node in arms and arms[m.node] != m.arm for m in second)
+    """Whether code at path ``second``, run after code at path ``first``, can never run in the same
+    execution: the two are in different arms of one `if`, or ``first`` is in an arm that returned
+    and ``second`` comes after that `if` in the same function run."""
+    for marker in first:
+        if not isinstance(marker, Branch):
+            continue
+        if any(isinstance(m, Branch) and m.run is marker.run and m.arm != marker.arm for m in second):
+            return True
+        if marker.returned and marker.scope is not None and marker.scope in second and marker not in second:
+            return True
+    return False
 
 
 def loops_between(tape: Tape, call: GradientCall) -> list[Loop]:
     """The loops around a `gradient` call that are not also around the tape's creation: the call
     runs once per iteration on the same tape."""
-    around_tape = set(tape.path)
-    return [m for m in call.path if isinstance(m, Loop) and m not in around_tape]
+    return [m for m in call.path if isinstance(m, Loop) and m not in tape.path]
 
 
 # -- the API ---------------------------------------------------------------------------------------
