@@ -37,15 +37,16 @@ def _calls(source: str, tmp_path: Path):
 
 
 def test_tensors_made_in_a_with_block_and_in_helpers_it_calls_are_recorded(tmp_path):
-    calls = _calls("def g_loss(noise):\n    fake = discriminator(generator(noise))\n"
-                   "    return bce(tf.ones_like(fake), fake)\n"
-                   "def step(noise):\n    before = generator(noise)\n"
-                   "    with tf.GradientTape() as tape:\n        inside = g_loss(noise)\n"
-                   "    after = tf.reduce_mean(inside)\n"
-                   "    return tape.gradient(inside, generator.trainable_variables), tape.gradient(after, before)\n",
-                   tmp_path)
-    first, second = calls
+    source = ("def g_loss(noise):\n    fake = discriminator(generator(noise))\n"
+              "    return bce(tf.ones_like(fake), fake)\n"
+              "def step(noise):\n    before = generator(noise)\n"
+              "    with tf.GradientTape() as tape:\n        inside = g_loss(noise)\n"
+              "    after = tf.reduce_mean(inside)\n"
+              "    return tape.gradient(inside, generator.trainable_variables), tape.gradient(after, before)\n")
+    first, second = _calls(source, tmp_path)
     assert first.tape is second.tape and first.tape.name == "tape" and first.tape.entered
+    lines = (MODELS + source).splitlines()
+    assert first.tape.line() == next(i for i, text in enumerate(lines, 1) if "with tf.GradientTape() as tape" in text)
     assert recorded(first.target, first.tape) and not recorded(second.target, second.tape)
     assert first.target.inputs and all(isinstance(t, Tensor) for t in first.target.inputs)  # the loss call's
     assert first.gradients.taken_for.display_name == "generator" and first.gradients.call is first

@@ -266,7 +266,7 @@ class Interpreter:
                 if with_item.asname is not None:
                     self._name_values(with_item.asname.name, value, frame)
                     self.bind(with_item.asname.name, value, frame)
-            with tapes.recording(entered):  # a tape records what its block computes
+            with tapes.recording(entered, self.site(frame.module, node)):  # a tape records what its block computes
                 self.exec_block(node.body.body, frame)
         elif isinstance(node, cst.Try):
             self.exec_block(node.body.body, frame)
@@ -687,7 +687,8 @@ class Interpreter:
         inner.locals = dict(frame.locals)
         clause: cst.CompFor | None = node.for_in
         first = True
-        once = True  # the element is evaluated once: for every item, unless there is only one
+        # The element is evaluated once; that one run stands for many unless each clause has one item.
+        once = True
         while clause is not None:
             iterable = self.eval(clause.iter, inner if not first else frame)
             once = once and isinstance(iterable, Sequence_) and len(iterable.items) == 1

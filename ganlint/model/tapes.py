@@ -42,6 +42,7 @@ from ganlint.model.values import (
     ModelRef,
     ModelVariables,
     Sequence_,
+    Site,
     Tape,
     Tensor,
 )
@@ -100,15 +101,16 @@ def within(marker: Marker) -> Iterator[None]:
 
 
 @contextmanager
-def recording(entered: Iterable[Any]) -> Iterator[None]:
-    """The body of a `with` statement whose items evaluated to ``entered``: the tapes among them
-    record every tensor made until it ends."""
+def recording(entered: Iterable[Any], statement: Site) -> Iterator[None]:
+    """The body of the `with` ``statement`` whose items evaluated to ``entered``: the tapes among
+    them record every tensor made until it ends."""
     tapes = tuple(value for value in entered if isinstance(value, Tape))
     if not tapes:
         yield
         return
     for tape in tapes:
         tape.entered = True
+        tape.block = tape.block or statement
     token = RECORDING.set(RECORDING.get() + tapes)
     try:
         yield

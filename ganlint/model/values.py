@@ -282,7 +282,15 @@ class Tape:
     name: str | None = None  # the variable it is bound to (`with ... as tape`)
     entered: bool = False  # a `with` block of it has run: its extent is known
     watched: list[Any] = field(default_factory=list)  # what `tape.watch(...)` was given
-    path: tuple = ()  # where it was made: the branches and loops around it (`tapes.Path`)
+    path: tuple = ()  # where it was made: the function runs, branches and loops around it (`tapes.Marker`)
+    block: Site | None = None  # the first `with` statement that entered it
+
+    def line(self) -> int:
+        """The line it is made on: its `with` statement's, when it was made there."""
+        if self.block is not None and isinstance(self.block.node, cst.With) and \
+                any(item.item is self.site.node for item in self.block.node.items):
+            return self.block.module.header_line(self.block.node)
+        return self.site.first_line()
 
 
 @dataclass(eq=False)

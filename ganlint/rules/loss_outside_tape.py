@@ -31,8 +31,11 @@ class LossOutsideTape(Rule):
       gradient is asked for.
 
     The block's extent is the code that runs while it is open, so a loss computed in a helper
-    function called inside the block is recorded. `tape.watch(...)` in the block, a tape whose
-    `with` block the program model never saw, and a loss it could not resolve are not reported.
+    function called inside the block is recorded. Not reported: a loss built inside the block from
+    tensors made outside it when the tape watches tensors (`tape.watch(...)`: the watched ones may
+    be what the gradient is taken for) or the gradient is taken for something other than a
+    network's variables; a tape whose `with` block the program model never saw; a loss it could
+    not resolve.
 
     ## Why is this bad?
     A tape records only the operations that run while it is open. For a target it did not record,
@@ -146,8 +149,7 @@ class LossOutsideTape(Rule):
                 site,
                 f"the loss given to `{name}.gradient` at line {call.site.first_line()} {where}, so the tape recorded "
                 f"no way to the variables and every gradient is None",
-                related=(*((c.site, "the gradient call") for c in (call, *others)),
-                         (tape.site, "the tape is made here")),
+                related=tuple((c.site, "the gradient call") for c in (call, *others)),
                 subject={"gradient": {"line": call.site.first_line()}, "tape": tape.name},
             )
 

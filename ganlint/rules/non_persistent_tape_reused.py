@@ -29,8 +29,9 @@ class NonPersistentTapeReused(Rule):
     Flags a second `gradient` call on a `tf.GradientTape` that is not `persistent=True`: one tape
     used for both the generator's and the discriminator's gradients, the same tape asked twice
     through a helper, or a `gradient` call in a loop (`for _ in range(n_critic):`) on a tape made
-    before the loop. Calls in the two arms of one `if` are not reported (only one runs), nor a
-    tape whose `persistent=` the program model cannot read.
+    before the loop. Calls in the two arms of one `if`, or in an arm that returns and after that
+    `if`, are not reported (only one of them runs), nor a tape whose `persistent=` the program
+    model cannot read.
 
     ## Why is this bad?
     A tape that is not persistent releases what it recorded as soon as its first `gradient` call
@@ -131,21 +132,20 @@ class NonPersistentTapeReused(Rule):
 
     def check(self, context: RuleContext) -> Iterator[Report]:
         for call, first in context.once_per_run(self.CODE, _reused_calls).get(id(context.module), []):
-            tape = call.tape
-            name = f"`{tape.name}`" if tape.name else "the tape"
+            tape, made = call.tape, call.tape.line()
+            name = f"`{tape.name}` (made at line {made})" if tape.name else f"the tape made at line {made}"
             if first is not None:
                 problem = f"{name} already gave its gradients at line {first.site.first_line()}"
-                related: tuple[tuple[Site, str], ...] = ((first.site, "the first `gradient` call"),
-                                                          (tape.site, "the tape is made here"))
+                related: tuple[tuple[Site, str], ...] = ((first.site, "the first `gradient` call"),)
             else:
-                problem = f"this call runs on every iteration of a loop, on {name} made before the loop"
-                related = ((tape.site, "the tape is made here"),)
+                problem = f"this call runs on every iteration of a loop, but {name} is made once, outside it"
+                related = ()
             yield Report(
                 call.site,
                 f"{problem}; a tape that is not `persistent=True` can compute gradients only once, so this "
                 f"call raises RuntimeError",
                 related=related,
-                subject={"tape": {"name": tape.name, "line": tape.site.first_line()},
+                subject={"tape": {"name": tape.name, "line": made},
                          "gradient": {"line": call.site.first_line()}},
             )
 

@@ -69,7 +69,9 @@ class SharedOptimizer(Rule):
       `train_on_batch` or `fit`.
 
     The finding sits on the use that makes the optimizer shared (the second network's update), with
-    the first as a related location. Not reported: a factory function called once per network
+    the first as a related location. An update that pairs one network's gradients with the other's
+    variables is GAN304's finding and does not count here. Not reported: a factory function called
+    once per network
     (each call makes a new optimizer), string optimizers (`optimizer="adam"`: Keras makes one per
     compile), one optimizer per network kept in a dict or a list, and a compiled model that the
     code read never trains.
