@@ -343,7 +343,7 @@ def to_finding(rule: Check, report: Report) -> Finding:
         fix = Fix(report.fix.applicability, report.fix.message, tuple(
             Edit(site.module.range_of(site.node, site.line), content) for site, content in report.fix.edits))
     return Finding(
-        code=rule.CODE, name=rule.NAME, severity=rule.SEVERITY, message=report.message,
+        code=rule.CODE, name=rule.NAME, severity=report.severity or rule.SEVERITY, message=report.message,
         filename=module.path, range=module.range_of(report.site.node, report.site.line), related=related, fix=fix,
         subject=dict(report.subject),
     )

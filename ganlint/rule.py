@@ -93,6 +93,7 @@ class Report:
     related: tuple[tuple[Site, str], ...] = ()
     fix: FixSpec | None = None
     subject: Mapping[str, Any] = field(default_factory=dict)
+    severity: Severity | None = None  # this finding's, where it differs from the rule's (a Keras version)
 
 
 class RuleContext:
@@ -158,6 +159,13 @@ class RuleContext:
 
     def models(self) -> list[Model]:
         return list(self.facts.models)
+
+    def once_per_run(self, key: str, compute: Callable[[RuleContext], T]) -> T:
+        """A value about the whole run, computed by the first module's check that asks and shared
+        by the others (a finding in `losses.py` found from a `tape.gradient` call in `train.py`)."""
+        if key not in self.project.derived:
+            self.project.derived[key] = compute(self)
+        return self.project.derived[key]
 
     def model_subject(self, model: Model | None) -> dict[str, Any] | None:
         if model is None:

@@ -24,6 +24,9 @@ FRAGMENTS = {
     "GAN101": "a generator alone: no discriminator in the snippet, so no role",
     "GAN201": "elides the discriminator's layers with `...`",
     "GAN301": "uses a `tape` and a loss defined outside the snippet",
+    "GAN203": "a loss helper alone: no networks in the snippet, so no D(G(z)) and no generator to train",
+    "GAN304": "uses networks defined outside the snippet: no roles to tell the two apart",
+    "GAN306": "compiles networks defined outside the snippet: no roles, and no training calls",
 }
 
 

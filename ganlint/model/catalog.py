@@ -14,7 +14,7 @@ from typing import Any
 
 import libcst as cst
 
-from ganlint.model import data_range, lipschitz, random_draws, wasserstein
+from ganlint.model import data_range, lipschitz, random_draws, tapes, wasserstein
 from ganlint.model.calls import CallSite
 from ganlint.model.facts import Compile, Facts, GradientApplication, LossUse, ModelCall, TrainingCall
 from ganlint.model.keras_version import LegacyKerasChoice
@@ -32,6 +32,7 @@ from ganlint.model.values import (
     LayerRef,
     Loss,
     LossRef,
+    LossValue,
     Mapping_,
     MathCall,
     Model,
@@ -487,9 +488,15 @@ def _record_loss_use(call: CallSite, loss: Loss, prediction: Any, targets: Any) 
     call.record(LossUse(loss, prediction, call.site, targets))
 
 
+def _loss_value(call: CallSite, loss: Loss, prediction: Any, targets: Any) -> Tensor:
+    """The tensor a loss call returns; it remembers what it was computed from."""
+    _record_loss_use(call, loss, prediction, targets)
+    return Tensor(Op("opaque", call.site, detail=LossValue(loss, prediction, targets)),
+                  tuple(value for value in (prediction, targets) if isinstance(value, Tensor)))
+
+
 def apply_loss(loss: Loss, call: CallSite) -> Any:
-    _record_loss_use(call, loss, call.arg(1, "y_pred"), call.arg(0, "y_true"))
-    return Tensor(Op("opaque", call.site))
+    return _loss_value(call, loss, call.arg(1, "y_pred"), call.arg(0, "y_true"))
 
 
 def functional_loss(kind: str, call: CallSite, backend: bool = False) -> Any:
@@ -497,9 +504,8 @@ def functional_loss(kind: str, call: CallSite, backend: bool = False) -> Any:
     `binary_crossentropy(target, output, from_logits)`."""
     from_logits = _from_logits(call.arg(2, "from_logits", default=Const(False)))
     loss = Loss(kind, call.site, from_logits, _expects(from_logits), callable_object=False)
-    _record_loss_use(call, loss, call.arg(1, "output" if backend else "y_pred"),
-                     call.arg(0, "target" if backend else "y_true"))
-    return Tensor(Op("opaque", call.site))
+    return _loss_value(call, loss, call.arg(1, "output" if backend else "y_pred"),
+                       call.arg(0, "target" if backend else "y_true"))
 
 
 def logit_loss(qualname: str, call: CallSite) -> Any:
@@ -511,8 +517,7 @@ def logit_loss(qualname: str, call: CallSite) -> Any:
         prediction, targets = call.kwargs.get(logits, UNKNOWN), call.kwargs.get(labels, UNKNOWN)
     else:
         prediction, targets = call.arg(logits_at, logits), call.arg(labels_at, labels)
-    _record_loss_use(call, loss, prediction, targets)
-    return Tensor(Op("opaque", call.site))
+    return _loss_value(call, loss, prediction, targets)
 
 
 # -- optimizers and gradients ----------------------------------------------------------------
@@ -577,6 +582,8 @@ def clip_gradients(call: CallSite, returns_pair: bool = False) -> Any:
     if isinstance(target, Tensor) and not returns_pair:
         return Tensor(Op("shape", call.site), (target,))
     clipped = Gradients(call.site, clipped=True)
+    if isinstance(target, Gradients):  # still the gradients of the same call
+        clipped.taken_for, clipped.call = target.taken_for, target.call
     return Sequence_([clipped, UNKNOWN]) if returns_pair else clipped
 
 
@@ -595,11 +602,10 @@ def call_member(base: Any, attr: str, call: CallSite) -> Any:
         return UNKNOWN
     if isinstance(base, OptimizerRef):
         return _optimizer_method(base.optimizer, attr, call)
-    if isinstance(base, Tape) and attr == "gradient":
-        return Gradients(call.site, clipped=False)
-    if isinstance(base, Tape) and attr == "watch":
-        lipschitz.watched(call)
-        return Const(None)
+    if isinstance(base, Tape):
+        if attr == "watch":
+            lipschitz.watched(call)
+        return tapes.tape_method(base, attr, call)
     if isinstance(base, (data_range.Dataset, data_range.ImageAugmenter)):
         return data_range.call_member(base, attr, call)
     if isinstance(base, LossRef) and attr == "__call__":
@@ -611,25 +617,29 @@ def call_member(base: Any, attr: str, call: CallSite) -> Any:
 
 def _optimizer_method(optimizer: Optimizer, attr: str, call: CallSite) -> Any:
     if attr in ("apply_gradients", "apply", "minimize"):
-        gradients: Any = None
-        model: Model | None
+        application = GradientApplication(call.site, attr, optimizer, None, order=call.evaluator.tick())
         if attr == "apply_gradients":
             pairs = call.arg(0, "grads_and_vars")
-            gradients = pairs.gradients if isinstance(pairs, GradsAndVars) else UNKNOWN
-            model = pairs.model if isinstance(pairs, GradsAndVars) else None
+            application.gradients = pairs.gradients if isinstance(pairs, GradsAndVars) else UNKNOWN
+            application.variables_of = pairs.model if isinstance(pairs, GradsAndVars) else None
+            application.pairing = pairs.site if isinstance(pairs, GradsAndVars) else None
         else:
             if attr == "apply":
                 gradients = call.arg(0, "grads")
-                if not isinstance(gradients, Gradients):
-                    gradients = UNKNOWN
-            variables = call.arg(1, "trainable_variables" if attr == "apply" else "var_list")
-            model = variables.model if isinstance(variables, ModelVariables) else None
-        call.record(GradientApplication(call.site, attr, optimizer, gradients, model))
+                application.gradients = gradients if isinstance(gradients, Gradients) else UNKNOWN
+            else:
+                application.loss = call.arg(0, "loss")
+            # TF1's `minimize(loss, global_step=None, var_list=None)` takes the variables third
+            at = 2 if attr == "minimize" and optimizer.kind in TF1_OPTIMIZERS else 1
+            variables = call.arg(at, "trainable_variables" if attr == "apply" else "var_list", default=None)
+            application.var_list_given = variables is not None
+            application.variables_of = variables.model if isinstance(variables, ModelVariables) else None
+        call.record(application)
         return Const(None)
     if attr == "compute_gradients":  # TF1: the (gradient, variable) pairs `apply_gradients` takes
         variables = call.arg(1, "var_list")
-        return GradsAndVars(Gradients(call.site, clipped=False),
-                            variables.model if isinstance(variables, ModelVariables) else None)
+        model = variables.model if isinstance(variables, ModelVariables) else None
+        return GradsAndVars(Gradients(call.site, clipped=False, taken_for=model), model, call.site)
     if attr == "build":
         return Const(None)
     return UNKNOWN
@@ -689,7 +699,7 @@ def full(call: CallSite) -> Any:
     return Tensor(Op("fill", call.site, detail=None))
 
 
-def pass_through(call: CallSite) -> Any:
+def pass_through(call: CallSite, detail: Any = None) -> Any:
     sources: list[Tensor] = []
     for value in call.args[:1] + [call.kwargs.get(k) for k in ("x", "input", "tensor", "values", "xs")]:
         if isinstance(value, Tensor):
@@ -698,14 +708,14 @@ def pass_through(call: CallSite) -> Any:
             sources.extend(v for v in value.items if isinstance(v, Tensor))
     if not sources:
         return UNKNOWN
-    return Tensor(Op("shape", call.site), tuple(sources))
+    return Tensor(Op("shape", call.site, detail=detail), tuple(sources))
 
 
 # Math functions the model follows on tensors: the op records which (a `MathCall`), so rules can
 # read `log(1 - D(G(z)))` or `mean(critic(real)) - mean(critic(fake))`.
 _MATH_FUNCTIONS = frozenset({
-    "log", "log1p", "exp", "sqrt", "square", "abs", "negative", "reduce_mean", "reduce_sum", "mean", "sum",
-    "reduce_max", "reduce_min", "max", "min", "logsumexp", "reduce_logsumexp", "norm",
+    "log", "log1p", "log_sigmoid", "exp", "sqrt", "square", "abs", "negative", "reduce_mean", "reduce_sum", "mean",
+    "sum", "reduce_max", "reduce_min", "max", "min", "logsumexp", "reduce_logsumexp", "norm",
 })
 _BINARY_MATH = {"subtract": "Subtract", "add": "Add", "divide": "Divide", "truediv": "Divide", "pow": "Power",
                 "power": "Power", "maximum": "Maximum", "minimum": "Minimum"}
@@ -782,7 +792,8 @@ def call_external(name: str, call: CallSite) -> Any:
             return make_loss_object(tail, call)
         if tail in _LOSS_FUNCTIONS:
             return functional_loss(tail, call)
-    if name in ("keras.backend.binary_crossentropy", "keras.backend.categorical_crossentropy"):
+    if name in ("keras.backend.binary_crossentropy", "keras.backend.categorical_crossentropy",
+                "keras.ops.binary_crossentropy", "keras.ops.nn.binary_crossentropy"):
         return functional_loss(tail, call, backend=True)
     if name == "keras.metrics.binary_crossentropy":
         return functional_loss(tail, call)
@@ -795,8 +806,7 @@ def call_external(name: str, call: CallSite) -> Any:
     if name in ("keras.mixed_precision.LossScaleOptimizer", "keras.optimizers.LossScaleOptimizer"):
         return wrap_optimizer(tail, call, "inner_optimizer")
     if name == "tensorflow.GradientTape":
-        persistent = call.kwargs.get("persistent")
-        return Tape(call.site, persistent.value if isinstance(persistent, Const) else False)
+        return tapes.make_tape(call)
     if name == "tensorflow.clip_by_global_norm":
         return clip_gradients(call, returns_pair=True)
     if name in ("tensorflow.clip_by_norm", "tensorflow.clip_by_value", "keras.ops.clip",
@@ -817,7 +827,8 @@ def call_external(name: str, call: CallSite) -> Any:
     if name.startswith(_RANDOM_PREFIXES) or name in _BACKEND_RANDOM:
         return Tensor(Op("random", call.site, detail=random_draws.describe(name, call)))
     if tail in _PASS_THROUGH and head in ("tensorflow", "keras.ops", "numpy", "keras.backend"):
-        return pass_through(call)
+        # the values pass, but not the gradient: `detail` says so
+        return pass_through(call, tapes.STOP_GRADIENT if tail == "stop_gradient" else None)
     if name in ("tensorflow.multiply", "keras.ops.multiply", "keras.layers.multiply"):
         return multiply(call)
     if head in _MATH_MODULES and tail in _BINARY_MATH:
@@ -832,7 +843,8 @@ def call_external(name: str, call: CallSite) -> Any:
 def _builtin_zip(call: CallSite) -> Any:
     if call.args and isinstance(call.args[0], Gradients):
         variables = call.args[1] if len(call.args) > 1 else UNKNOWN
-        return GradsAndVars(call.args[0], variables.model if isinstance(variables, ModelVariables) else None)
+        return GradsAndVars(call.args[0], variables.model if isinstance(variables, ModelVariables) else None,
+                            call.site)
     return UNKNOWN
 
 

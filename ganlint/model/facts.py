@@ -11,8 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import libcst as cst
+
 from ganlint.model.keras_version import LegacyKerasChoice
-from ganlint.model.values import UNKNOWN, Loss, Model, Site, Tensor
+from ganlint.model.values import UNKNOWN, FunctionRef, Gradients, Loss, Model, Site, Tape, Tensor
 
 
 @dataclass(eq=False)
@@ -47,6 +49,46 @@ class GradientApplication:
     optimizer: Any  # Optimizer or UNKNOWN
     gradients: Any  # Gradients, UNKNOWN, or None for minimize (no gradient argument)
     variables_of: Model | None = None
+    pairing: Site | None = None  # the `zip(gradients, variables)` passed to `apply_gradients`
+    loss: Any = None  # what `minimize` minimises (a Tensor, or UNKNOWN); None for the others
+    var_list_given: bool = True  # False: `minimize(loss)` without a `var_list`
+    order: int = 0  # execution order among applications and compiles
+
+
+@dataclass(eq=False)
+class GradientCall:
+    """`tape.gradient(target, sources)`.
+
+    ``target`` is the value passed (a Tensor, or by mistake a `FunctionRef`, `LossRef`,
+    `ModelRef`, `Const`...; UNKNOWN when unresolved), ``target_site`` the argument as written.
+    ``path`` is where in the control flow the call ran (see `ganlint.model.tapes`), so that two
+    calls on one tape can be told apart from calls in the two arms of an `if`.
+    """
+
+    site: Site
+    tape: Tape
+    target: Any
+    target_site: Site | None
+    sources: Any  # ModelVariables, or whatever else was passed
+    gradients: Gradients  # what the call returned
+    order: int
+    path: tuple = ()
+    inside: bool = False  # made while the tape's own `with` block was running
+
+
+@dataclass(eq=False)
+class FunctionResult:
+    """A run of one of the user's functions that returned a tensor: which function, with which
+    arguments. Lets a rule name the helper that computes a loss (`generator_loss(fake_output)`)."""
+
+    function: FunctionRef
+    args: list[Any]
+    result: Tensor
+
+    @property
+    def name(self) -> str | None:
+        node = self.function.node
+        return node.name.value if isinstance(node, cst.FunctionDef) else None
 
 
 @dataclass(eq=False)
@@ -175,6 +217,8 @@ class Facts:
     wasserstein_losses: list[WassersteinLoss] = field(default_factory=list)
     lipschitz_evidence: list[LipschitzEvidence] = field(default_factory=list)
     legacy_keras: list[LegacyKerasChoice] = field(default_factory=list)  # see ganlint.model.keras_version
+    gradient_calls: list[GradientCall] = field(default_factory=list)
+    function_results: list[FunctionResult] = field(default_factory=list)
 
     def add(self, fact: Any) -> None:
         getattr(self, _LIST_FOR[type(fact)]).append(fact)
@@ -185,6 +229,7 @@ _LIST_FOR: dict[type, str] = {
     GradientApplication: "gradient_applications", Compile: "compiles", TrainingCall: "training_calls",
     TrainableAssignment: "trainable_assignments", LegacyKerasChoice: "legacy_keras", ModelCall: "model_calls",
     LoopSpan: "loops", WassersteinLoss: "wasserstein_losses", LipschitzEvidence: "lipschitz_evidence",
+    GradientCall: "gradient_calls", FunctionResult: "function_results",
 }
 
 

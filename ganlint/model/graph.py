@@ -26,8 +26,10 @@ class ActivationSite:
         return self.op.layer
 
 
-def _walk_back(outputs: list[Tensor]) -> list[Tensor]:
-    """Every tensor of the graph reachable backwards from ``outputs``, inputs first."""
+def _walk_back(outputs: list[Tensor], into_model_inputs: bool = False) -> list[Tensor]:
+    """Every tensor of the graph reachable backwards from ``outputs``, inputs first. A nested
+    model is one node of this graph; with ``into_model_inputs`` the walk goes on to what it was
+    called on (`G(z)` in `D(G(z))`)."""
     order: list[Tensor] = []
     seen: set[int] = set()
     stack: list[tuple[Tensor, bool]] = [(t, False) for t in reversed(outputs)]
@@ -40,7 +42,7 @@ def _walk_back(outputs: list[Tensor]) -> list[Tensor]:
             continue
         seen.add(id(tensor))
         stack.append((tensor, True))
-        if tensor.op.kind != "model":  # a nested model is one node of this graph
+        if tensor.op.kind != "model" or into_model_inputs:
             for source in reversed(tensor.inputs):
                 stack.append((source, False))
     return order
@@ -101,7 +103,7 @@ def ordered_layers(model: Model) -> list[Layer]:
 def nested_models(model: Model, depth: int = 0) -> list[Model]:
     """The models called inside ``model``'s graph, and those they call (a combined model's G and D)."""
     found: list[Model] = []
-    for tensor in _walk_back(model.outputs):
+    for tensor in _walk_back(model.outputs, into_model_inputs=True):
         inner = tensor.op.model if tensor.op.kind == "model" else None
         if inner is not None and inner is not model and inner not in found:
             found.append(inner)

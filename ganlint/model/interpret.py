@@ -17,10 +17,10 @@ from typing import Any, Protocol
 
 import libcst as cst
 
-from ganlint.model import catalog, data_range, wasserstein
+from ganlint.model import catalog, data_range, tapes, wasserstein
 from ganlint.model.calls import CallSite
 from ganlint.model.data_range import Dataset, ImageAugmenter
-from ganlint.model.facts import Facts, LoopSpan, TrainableAssignment, ZeroScaling
+from ganlint.model.facts import Facts, FunctionResult, LoopSpan, TrainableAssignment, ZeroScaling
 from ganlint.model.keras_version import LegacyKerasChoice
 from ganlint.model.module import ModuleModel, iter_children
 from ganlint.model.names import canonical
@@ -302,12 +302,16 @@ class Interpreter:
             self.exec_branches(node, frame)
         elif isinstance(node, (cst.For,)):
             iterable = self.eval(node.iter, frame)
-            items = iterable.items[:_MAX_LOOP_ITEMS] if isinstance(iterable, Sequence_) else [self.element_of(iterable)]
             first = self.tick()
             try:
-                for item in items or [UNKNOWN]:
-                    self.bind(node.target, item, frame)
-                    self.exec_block(node.body.body, frame)
+                if isinstance(iterable, Sequence_):  # unrolled: each iteration runs
+                    for item in iterable.items[:_MAX_LOOP_ITEMS] or [UNKNOWN]:
+                        self.bind(node.target, item, frame)
+                        self.exec_block(node.body.body, frame)
+                else:  # one run stands for every iteration
+                    with tapes.within(tapes.Loop()):
+                        self.bind(node.target, self.element_of(iterable), frame)
+                        self.exec_block(node.body.body, frame)
             finally:  # the body runs once here, but again and again for real: facts need to know
                 self.record(frame.module, LoopSpan(self.site(frame.module, node), first, self.tick()))
             if node.orelse:
@@ -316,23 +320,26 @@ class Interpreter:
             self.eval(node.test, frame)
             first = self.tick()
             try:
-                self.exec_block(node.body.body, frame)
+                with tapes.within(tapes.Loop()):
+                    self.exec_block(node.body.body, frame)
             finally:
                 self.record(frame.module, LoopSpan(self.site(frame.module, node), first, self.tick()))
             if node.orelse:
                 self.exec_block(node.orelse.body.body, frame)
         elif isinstance(node, cst.With):
-            opens_tape = False
+            entered = []
             for with_item in node.items:
                 value = self.eval(with_item.item, frame)
-                opens_tape = opens_tape or isinstance(value, Tape)
+                entered.append(value)
                 if with_item.asname is not None:
+                    self._name_values(with_item.asname.name, value, frame)
                     self.bind(with_item.asname.name, value, frame)
             outer_step = self.training_step
-            if opens_tape and outer_step is None:
+            if outer_step is None and any(isinstance(value, Tape) for value in entered):
                 self.training_step = frame.function.node if frame.function is not None else frame.module.tree
             try:
-                self.exec_block(node.body.body, frame)
+                with tapes.recording(entered, self.site(frame.module, node)):  # a tape records what its block computes
+                    self.exec_block(node.body.body, frame)
             finally:
                 self.training_step = outer_step
         elif isinstance(node, cst.Try):
@@ -361,10 +368,12 @@ class Interpreter:
         # values before, after the body and after the else branch are all that is compared.
         body_returned = else_returned = False
         body_log = names.open_log()
+        body, orelse = tapes.arms()
         try:
-            self.exec_block(node.body.body, frame)
+            with tapes.within(body):
+                self.exec_block(node.body.body, frame)
         except _Return:
-            body_returned = True  # this path ended; the code after the `if` belongs to the other
+            body_returned = body.returned = True  # this path ended; the code after the `if` belongs to the other
         finally:
             names.close_log(body_log)
         after_body = {name: names.get(name, _MISSING) for name in body_log}
@@ -372,12 +381,13 @@ class Interpreter:
             names.assign(name, value)
         else_log = names.open_log()
         try:
-            if isinstance(node.orelse, cst.If):
-                self.exec_branches(node.orelse, frame)
-            elif node.orelse is not None:
-                self.exec_block(node.orelse.body.body, frame)
+            with tapes.within(orelse):
+                if isinstance(node.orelse, cst.If):
+                    self.exec_branches(node.orelse, frame)
+                elif node.orelse is not None:
+                    self.exec_block(node.orelse.body.body, frame)
         except _Return:
-            else_returned = True
+            else_returned = orelse.returned = True
         finally:
             names.close_log(else_log)
         before = {**else_log, **body_log}
@@ -500,6 +510,8 @@ class Interpreter:
             value.loss.variable = name
         elif isinstance(value, OptimizerRef) and value.optimizer.variable is None:
             value.optimizer.variable = name
+        elif isinstance(value, Tape) and value.name is None:
+            value.name = name
 
     def bind(self, target: cst.BaseExpression, value: Any, frame: Frame) -> None:
         if isinstance(target, cst.Name):
@@ -770,14 +782,21 @@ class Interpreter:
         inner.locals = ChainMap({}, frame.locals)
         clause: cst.CompFor | None = node.for_in
         first = True
+        # The element is evaluated once; that one run stands for many unless each clause has one item.
+        once = True
         while clause is not None:
             iterable = self.eval(clause.iter, inner if not first else frame)
+            once = once and isinstance(iterable, Sequence_) and len(iterable.items) == 1
             self.bind(clause.target, self.element_of(iterable), inner)
             for condition in clause.ifs:
                 self.eval(condition.test, inner)
             clause = clause.inner_for_in
             first = False
-        element = self.eval(node.elt, inner)
+        if once:
+            element = self.eval(node.elt, inner)
+        else:
+            with tapes.within(tapes.Loop()):
+                element = self.eval(node.elt, inner)
         if isinstance(element, Gradients):
             return element
         if isinstance(element, Sequence_) and element.items and isinstance(element.items[0], Gradients):
@@ -877,7 +896,7 @@ class Interpreter:
         if self.steps_left <= 0 and not standalone:
             return UNKNOWN
         key = (id(node), id(function.bound_self), tuple(id(a) for a in args),
-               tuple(sorted((k, id(v)) for k, v in kwargs.items())))
+               tuple(sorted((k, id(v)) for k, v in kwargs.items())), tapes.recording_key())
         if key in self._memo:
             return self._memo[key][0]
         self._executed_functions.add(id(node))
@@ -891,15 +910,16 @@ class Interpreter:
             self.training_step = node  # Keras' `fit` runs it: training code, with or without a tape
         self._memo[key] = (UNKNOWN, (function.bound_self, args, kwargs))  # recursion through memo stays silent
         try:
-            if isinstance(node, cst.Lambda):
-                result = self.eval(node.body, frame)
-            else:
-                body = node.body.body  # an indented block, or the statements after `def f():` on one line
-                try:
-                    self.exec_block(body, frame)
-                except _Return:
-                    pass
-                result = _single_value(frame.returns) if frame.returns else Const(None)
+            with tapes.within(tapes.Run()):
+                if isinstance(node, cst.Lambda):
+                    result = self.eval(node.body, frame)
+                else:
+                    body = node.body.body  # an indented block, or the statements after `def f():` on one line
+                    try:
+                        self.exec_block(body, frame)
+                    except _Return:
+                        pass
+                    result = _single_value(frame.returns) if frame.returns else Const(None)
         finally:
             self._active.pop()
             self.training_step = outer_step
@@ -911,7 +931,12 @@ class Interpreter:
                 model.builder = name
                 if name not in model.names:
                     model.names.insert(0, name)
-        self._memo[key] = (result, (function.bound_self, args, kwargs))
+            if isinstance(result, Tensor):
+                self.record(function.module, FunctionResult(function, list(args), result))
+        if isinstance(result, (OptimizerRef, Tape)):
+            del self._memo[key]  # a factory run twice makes two objects, not one shared
+        else:
+            self._memo[key] = (result, (function.bound_self, args, kwargs))
         return result
 
     def _bind_parameters(self, function: FunctionRef, frame: Frame, args: list[Any],

@@ -200,6 +200,12 @@ class ModuleModel:
     def line_of(self, node: cst.CSTNode) -> int:
         return self.range_of(node).start.row
 
+    def header_line(self, statement: cst.BaseCompoundStatement) -> int:
+        """The line of a compound statement's keyword (`with`, `for`...), from CPython's parser:
+        no code generation, unlike a position inside its header."""
+        start = self._statement_starts().get(id(statement))
+        return start[0] if start is not None else self.line_of(statement)
+
     def __repr__(self) -> str:
         return f"ModuleModel({self.path!r})"
 
@@ -274,6 +280,7 @@ def _pair_statements(cst_body: Any, ast_body: list, starts: dict[int, tuple[int,
         if index >= len(ast_body):
             return False
         twin = ast_body[index]
+        starts[id(statement)] = (twin.lineno, twin.col_offset)  # the keyword's line (`def`, not a decorator)
         index += 1
         for cst_block, ast_block in _paired_blocks(statement, twin):
             if not _pair_statements(cst_block, ast_block, starts):

@@ -8,6 +8,7 @@ cannot be resolved, and every rule treats it as "stay silent".
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -47,6 +48,10 @@ class Site:
 
     def code(self) -> str:
         return self.module.code_for(self.node)
+
+    def first_line(self) -> int:
+        """The 1-based line the node starts on."""
+        return self.module.range_of(self.node, self.line).start.row
 
 
 @dataclass(eq=False)
@@ -145,10 +150,19 @@ class Op:
     detail: Any = None
 
 
+# The gradient tapes recording while the interpreter evaluates code: those whose `with` block is
+# running, in the dynamic extent of the evaluation (a helper called inside the block records too).
+# `ganlint.model.tapes` sets it; every tensor made meanwhile is stamped with it.
+RECORDING: ContextVar[tuple[Tape, ...]] = ContextVar("recording", default=())
+
+
 @dataclass(eq=False)
 class Tensor:
     op: Op
     inputs: tuple[Tensor, ...] = ()
+    # The tapes that were recording when the op ran: TensorFlow can differentiate through this op
+    # only for those tapes.
+    recorded_by: tuple[Tape, ...] = field(default_factory=RECORDING.get)
 
 
 @dataclass(eq=False)
@@ -236,17 +250,33 @@ class OptimizerRef:
 
 
 @dataclass(eq=False)
+class LossValue:
+    """The detail of the tensor a loss call returns: which loss, on which prediction and targets
+    (each a Tensor, or UNKNOWN), so that loss expressions can be read back (`-bce(zeros, f)`)."""
+
+    loss: Loss
+    prediction: Any
+    targets: Any
+
+
+@dataclass(eq=False)
 class Gradients:
-    """Gradients from `tape.gradient`; ``clipped`` once a clipping op has been applied."""
+    """Gradients from `tape.gradient`; ``clipped`` once a clipping op has been applied.
+
+    ``taken_for`` is the model whose variables they were taken for (None: not a model's variables,
+    or unknown); ``call`` the `facts.GradientCall` that made them. Clipping keeps both."""
 
     site: Site
     clipped: bool
+    taken_for: Model | None = None
+    call: Any = None
 
 
 @dataclass(eq=False)
 class GradsAndVars:
     gradients: Any
     model: Model | None = None  # whose variables the gradients are paired with
+    site: Site | None = None  # the `zip(...)` (or comprehension) that pairs them
 
 
 @dataclass(eq=False)
@@ -258,8 +288,22 @@ class ModelVariables:
 
 @dataclass(eq=False)
 class Tape:
+    """One `tf.GradientTape` object; ``persistent`` is None when it could not be told."""
+
     site: Site
     persistent: bool | None
+    name: str | None = None  # the variable it is bound to (`with ... as tape`)
+    entered: bool = False  # a `with` block of it has run: its extent is known
+    watched: list[Any] = field(default_factory=list)  # what `tape.watch(...)` was given
+    path: tuple = ()  # where it was made: the function runs, branches and loops around it (`tapes.Marker`)
+    block: Site | None = None  # the first `with` statement that entered it
+
+    def line(self) -> int:
+        """The line it is made on: its `with` statement's, when it was made there."""
+        if self.block is not None and isinstance(self.block.node, cst.With) and \
+                any(item.item is self.site.node for item in self.block.node.items):
+            return self.block.module.header_line(self.block.node)
+        return self.site.first_line()
 
 
 @dataclass(eq=False)
