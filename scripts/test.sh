@@ -6,4 +6,7 @@ cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 .venv/bin/ruff check ganlint scripts
 .venv/bin/mypy
-exec .venv/bin/python -m pytest -q "$@"
+# One pytest worker per core, plus one: the runtime tests spend part of their time waiting on a
+# child process (TensorFlow's import, a time limit running out), and the spare worker fills it.
+workers=$(( $(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1) + 1 ))
+exec .venv/bin/python -m pytest -q -n "$workers" --dist worksteal "$@"

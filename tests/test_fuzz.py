@@ -13,7 +13,7 @@ Properties, each over inputs Hypothesis generates (with shrinking when one fails
 - **Agreement**: batches of both, linted with ``--jobs 1`` and ``--jobs 2`` (worker processes
   forced), with the cache cold and warm, give identical results.
 
-Budget: ``GANLINT_FUZZ_EXAMPLES`` generated programs (default 300: about 20 s for the whole file on
+Budget: ``GANLINT_FUZZ_EXAMPLES`` generated programs (default 150: about 12 s for the whole file on
 two cores), a fifth as many mutants and one agreement batch per 150 (at least two). By hand::
 
     GANLINT_FUZZ_EXAMPLES=5000 .venv/bin/python -m pytest -q -s -p no:cacheprovider tests/test_fuzz.py
@@ -40,7 +40,7 @@ from ganlint.engine import PREFILTER, Linter  # noqa: E402
 from ganlint.parsing import PARSER_LIMIT  # noqa: E402
 from ganlint.runner import RunOptions  # noqa: E402
 
-EXAMPLES = int(os.environ.get("GANLINT_FUZZ_EXAMPLES", "300"))
+EXAMPLES = int(os.environ.get("GANLINT_FUZZ_EXAMPLES", "150"))
 MUTANTS = max(10, EXAMPLES // 5)
 BATCHES = max(2, EXAMPLES // 150)
 PLAIN = RunOptions(use_config=False)
