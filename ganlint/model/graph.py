@@ -55,6 +55,7 @@ class _Graph:
         self.outputs = tuple(outputs)  # the tensors it was walked from; they stay alive with it
         self.order = _walk_back(outputs)
         self._consumers: dict[int, list[Tensor]] | None = None
+        self._called_models: list[Model] | None = None
 
     @property
     def consumers(self) -> dict[int, list[Tensor]]:
@@ -67,6 +68,18 @@ class _Graph:
                     consumers.setdefault(id(source), []).append(tensor)
             self._consumers = consumers
         return self._consumers
+
+    @property
+    def called_models(self) -> list[Model]:
+        """The models called in this graph, or on what feeds it (`G` in `D(G(z))`), in order."""
+        if self._called_models is None:
+            called: list[Model] = []
+            for tensor in _walk_back(list(self.outputs), into_model_inputs=True):
+                inner = tensor.op.model if tensor.op.kind == "model" else None
+                if inner is not None and inner not in called:
+                    called.append(inner)
+            self._called_models = called
+        return self._called_models
 
 
 def _graph(model: Model) -> _Graph:
@@ -103,9 +116,8 @@ def ordered_layers(model: Model) -> list[Layer]:
 def nested_models(model: Model, depth: int = 0) -> list[Model]:
     """The models called inside ``model``'s graph, and those they call (a combined model's G and D)."""
     found: list[Model] = []
-    for tensor in _walk_back(model.outputs, into_model_inputs=True):
-        inner = tensor.op.model if tensor.op.kind == "model" else None
-        if inner is not None and inner is not model and inner not in found:
+    for inner in _graph(model).called_models:
+        if inner is not model and inner not in found:
             found.append(inner)
             if depth < 5:
                 found.extend(m for m in nested_models(inner, depth + 1) if m not in found)

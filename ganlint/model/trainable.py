@@ -67,12 +67,33 @@ def unresolved_assignments(all_facts: Iterable[Facts]) -> list[TrainableAssignme
     return [a for a in assignments if a.model is None and id(a.site.node) not in resolved]
 
 
+class TrainableIndex:
+    """The run's assignments to `trainable`, indexed once by the network they set, and the loops
+    around each: asking for every network's history costs one pass over the run, not one per
+    network."""
+
+    def __init__(self, all_facts: Iterable[Facts]) -> None:
+        facts = list(all_facts)
+        loops = sorted((loop for f in facts for loop in f.loops), key=lambda loop: loop.first)
+        self._by_model: dict[int, list[TrainableAssignment]] = {}
+        self._loops_around: dict[int, tuple[LoopSpan, ...]] = {}
+        for f in facts:
+            for assignment in f.trainable_assignments:
+                if assignment.model is None:
+                    continue
+                self._by_model.setdefault(id(assignment.model), []).append(assignment)
+                self._loops_around[id(assignment)] = tuple(loop for loop in loops if loop.holds(assignment.order))
+
+    def history_of(self, network: Model) -> TrainableHistory:
+        parts = dict.fromkeys(id(m) for m in (network, *nested_models(network)))
+        assignments = sorted((a for part in parts for a in self._by_model.get(part, [])), key=lambda a: a.order)
+        # a loop that holds none of the assignments cannot change what the flag is inside it
+        loops = dict.fromkeys(loop for a in assignments for loop in self._loops_around[id(a)])
+        return TrainableHistory(tuple(assignments), tuple(loops))
+
+
 def history_of(network: Model, all_facts: Iterable[Facts]) -> TrainableHistory:
-    facts = list(all_facts)
-    parts = {id(network), *(id(m) for m in nested_models(network))}
-    assignments = sorted((a for f in facts for a in f.trainable_assignments
-                          if a.model is not None and id(a.model) in parts), key=lambda a: a.order)
-    return TrainableHistory(tuple(assignments), tuple(loop for f in facts for loop in f.loops))
+    return TrainableIndex(all_facts).history_of(network)
 
 
 def _value(assignment: TrainableAssignment) -> bool | None:

@@ -6,7 +6,7 @@ from ganlint.findings import Severity
 from ganlint.model.facts import Compile, TrainingCall, trained_by
 from ganlint.model.graph import nested_models
 from ganlint.model.roles import DISCRIMINATOR
-from ganlint.model.trainable import TrainableHistory, history_of, unresolved_assignments
+from ganlint.model.trainable import TrainableHistory, TrainableIndex, unresolved_assignments
 from ganlint.model.values import Model, Site
 from ganlint.rule import Invalid, Report, Rule, RuleContext, Valid
 
@@ -185,15 +185,26 @@ def _problems_by_version(context: RuleContext) -> dict[int, list[_Problem]]:
     models = [m for facts in all_facts for m in facts.models if context.role_of(m) == DISCRIMINATOR]
     compiles = [c for facts in all_facts for c in facts.compiles]
     calls = [c for facts in all_facts for c in facts.training_calls]
+    # which compiled models contain each network: one walk per compile, not one per pair
+    compiles_containing: dict[int, list[Compile]] = {}
+    for compiled in compiles:
+        for part in dict.fromkeys(nested_models(compiled.model)):
+            if part is not compiled.model:
+                compiles_containing.setdefault(id(part), []).append(compiled)
+    histories = TrainableIndex(all_facts)
+    calls_of: dict[int, list[TrainingCall]] = {}
+    for call in calls:
+        calls_of.setdefault(id(call.model), []).append(call)
     found: dict[int, list[_Problem]] = {2: [], 3: []}
     for network in _outermost(models):
-        history = history_of(network, all_facts)
+        history = histories.history_of(network)
         if not history.resolved or unresolved & context.modules_using(network):
             continue  # frozen or unfrozen somewhere in a way the linter cannot read
-        own = [c for c in calls if c.model is network and not c.custom_step]
+        own = [c for c in calls_of.get(id(network), []) if not c.custom_step]
         inner = {id(m) for m in nested_models(network)}
-        combined = [(c, trained_by(c, calls)) for c in compiles
-                    if c.model is not network and id(c.model) not in inner and network in nested_models(c.model)]
+        combined = [(c, trained_by(c, calls_of.get(id(c.model), [])))
+                    for c in compiles_containing.get(id(network), [])
+                    if c.model is not network and id(c.model) not in inner]
         combined = [(c, trained) for c, trained in combined if trained]
         for major in found:
             found[major] += [(network, site, case, related)
