@@ -49,6 +49,15 @@ def test_every_check_belongs_to_a_rule_or_is_runtime_only_and_is_documented():
     assert {c.CODE for c in runtime_only_checks()} == {"none-gradient", "discriminator-collapse", "non-finite"}
 
 
+def test_every_rule_check_has_a_profile_fixture_that_states_a_verdict_for_it():
+    from runtime_helpers import PROFILE_FIXTURES, expected_verdicts
+
+    fixtures = [*PROFILE_FIXTURES.glob("*.py"), *PROFILE_FIXTURES.glob("*.ipynb")]
+    stated = {key.split(":")[0] for path in fixtures for key in expected_verdicts(path)}
+    missing = {code for code, check in CHECKS.items() if not check.runtime_only()} - stated
+    assert not missing, f"no profile fixture states a verdict for {sorted(missing)}"
+
+
 def _finding(code: str, subject: dict, line: int = 10, column: int = 1) -> FindingRef:
     return FindingRef(code=code, name=code.lower(), severity="warning", filename="f.py", line=line, column=column,
                       message="m", subject=subject)
