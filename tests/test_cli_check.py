@@ -19,10 +19,10 @@ from test_config import GAN
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory) -> Path:
-    """Every fixture (but the config projects), twice over, plus a pair of files that only
+    """Every fixture (but the config projects), plus a pair of files that only
     make sense together: many components for the workers to share."""
     root = tmp_path_factory.mktemp("corpus")
-    for copy in range(2):
+    for copy in range(1):
         for path in FIXTURES.rglob("*.py"):
             relative = path.relative_to(FIXTURES)
             if relative.parts[0] == "projects":

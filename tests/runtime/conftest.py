@@ -13,6 +13,7 @@ Their static findings are stated the usual way, ``# warning: GAN101`` on the fin
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -21,3 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # for `import runtime_
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "tf: needs TensorFlow (runtime profiler tests)")
+    # The suite runs a pytest worker per core (plus one), and each may have TensorFlow training a
+    # tiny model: one TF thread per process keeps them from fighting over the cores. The models
+    # are too small to gain from more; a user's run keeps TensorFlow's defaults.
+    for variable in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS"):
+        os.environ.setdefault(variable, "1")
