@@ -6,9 +6,14 @@ the same process, and the total time of `ganlint profile` on the bundled DCGAN e
 The bare and the instrumented step are two traces of the same user `train_step` (a tf.function),
 on the same models, optimizers and batches; the variants run interleaved, round by round, and the
 ratio is the median of the per-round ratios. Instrumented = what `ganlint profile` does every
-step: the hooks for every capture (a histogram and a norm per gradient variable, global norms and
-non-finite counts per network, loss values and label statistics per loss call, D's outputs on
-real and fake, the generator's output range), then writing all of it to TensorBoard.
+step: the hooks, then writing what they recorded to TensorBoard. Two instrumented variants:
+
+- as profiled: the captures a profile of this file turns on (the needs of the checks of its
+  static findings and of the runtime-only checks, gradients always). The target is for this one.
+- every capture: all hooks on (a histogram and a norm per gradient variable, global norms and
+  non-finite counts per network, loss values and label statistics per loss call, D's outputs on
+  real and fake, every model call, the batch-normalisation statistics, the data), the most a
+  file with findings of every rule would pay.
 """
 
 from __future__ import annotations
@@ -28,6 +33,16 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
+def captures_for(example: Path) -> set:
+    """The captures `ganlint profile` turns on for ``example`` (see `Session`)."""
+    from ganlint import api
+    from ganlint.runtime.checks import CHECKS, Capture, runtime_only_checks
+
+    codes = {finding.code for finding in api.check_paths([str(example)]).findings}
+    needs = [CHECKS[code].NEEDS for code in codes if code in CHECKS]
+    return set().union(*needs, *(check.NEEDS for check in runtime_only_checks())) | {Capture.GRADIENTS}
+
+
 def step_times(tf, keras, example: Path, rounds: int, steps: int, logdir: Path) -> dict:
     from ganlint.runtime import loader
     from ganlint.runtime.checks import Capture
@@ -36,11 +51,15 @@ def step_times(tf, keras, example: Path, rounds: int, steps: int, logdir: Path) 
     from ganlint.runtime.networks import Networks, head_kind
     from ganlint.runtime.recorder import Recorder
     from ganlint.runtime.sink import TensorBoardSink
+    from ganlint.runtime.tripwire import Patches, install_dataset_loaders
 
     keras.utils.set_random_seed(0)
     user = UserCode([str(example.parent)])
-    captured = loader.load(example, example.read_text(encoding="utf-8"), generator_spec=None, discriminator_spec=None, seconds=120, tf=tf,
-                           keras=keras, is_user_file=user.owns, place_of_caller=user.place)
+    with Patches() as patches:  # as the profiler loads it: Keras' dataset loaders download nothing
+        install_dataset_loaders(patches, tf, keras, [])
+        captured = loader.load(example, example.read_text(encoding="utf-8"), generator_spec=None,
+                               discriminator_spec=None, seconds=120, tf=tf, keras=keras, is_user_file=user.owns,
+                               place_of_caller=user.place)
     G, D, step = captured.generator, captured.discriminator, captured.step.function
     batch = captured.namespace.get("BATCH_SIZE", 64)
     data = synthetic(tuple(D.inputs[0].shape[1:]), -1.0, 1.0, 512, 0)
@@ -49,42 +68,65 @@ def step_times(tf, keras, example: Path, rounds: int, steps: int, logdir: Path) 
     bare = tf.function(step.python_function)
     bare(batches[0])  # trace (and create the optimizers' slots) without hooks
 
-    recorder = Recorder()
-    hooks = Hooks(recorder, Networks(G, D), set(Capture), user, captured.names(), head_kind(D), captured.namespace)
-    sink = TensorBoardSink(tf, logdir)
-    instrumented = tf.function(step.python_function)
-    hooks.install()
+    variants = {"as profiled": captures_for(example), "every capture": set(Capture)}
+    results: dict[str, list[float]] = {"bare": [], **{name: [] for name in variants}}
+    runners = {"bare": (bare, None)}
+    sinks = []
+    for name, captures in variants.items():
+        recorder = Recorder()
+        hooks = Hooks(recorder, Networks(G, D), captures, user, captured.names(), head_kind(D), captured.namespace)
+        sink = TensorBoardSink(tf, logdir / name.replace(" ", "_"))
+        sinks.append(sink)
+        instrumented = tf.function(step.python_function)
 
-    def profiled(batch_tensor) -> None:  # what `ganlint profile` does each step
-        instrumented(batch_tensor)
-        hooks.after_step()
-        sink.write_recorded(recorder)
-        recorder.step += 1
-        hooks.begin_step()
+        def profiled(batch_tensor, instrumented=instrumented, hooks=hooks, recorder=recorder, sink=sink) -> None:
+            instrumented(batch_tensor)  # what `ganlint profile` does each step
+            hooks.after_step()
+            sink.write_recorded(recorder)
+            recorder.step += 1
+            hooks.begin_step()
 
+        hooks.install()
+        try:
+            profiled(batches[0])  # trace with these hooks
+        finally:
+            hooks.uninstall()
+        runners[name] = (profiled, hooks)
     try:
-        profiled(batches[0])  # trace with hooks
-        for _ in range(3):  # warm-up both
-            bare(batches[1])
-            profiled(batches[1])
-        results: dict[str, list[float]] = {"bare": [], "instrumented": []}
+        for fn, hooks in runners.values():  # warm-up
+            if hooks is not None:
+                hooks.install()
+            try:
+                for _ in range(3):
+                    fn(batches[1])
+            finally:
+                if hooks is not None:
+                    hooks.uninstall()
         k = 0
         for _ in range(rounds):
-            for name, fn in (("bare", bare), ("instrumented", profiled)):
-                start = time.perf_counter()
-                for _ in range(steps):
-                    fn(batches[k % len(batches)])
-                    k += 1
-                results[name].append((time.perf_counter() - start) / steps)
-        sink.flush()
+            for name, (fn, hooks) in runners.items():
+                if hooks is not None:
+                    hooks.install()
+                try:
+                    start = time.perf_counter()
+                    for _ in range(steps):
+                        fn(batches[k % len(batches)])
+                        k += 1
+                    results[name].append((time.perf_counter() - start) / steps)
+                finally:
+                    if hooks is not None:
+                        hooks.uninstall()
     finally:
-        hooks.uninstall()
-        sink.close()
-    ratios = [i / b for b, i in zip(results["bare"], results["instrumented"])]
+        for sink in sinks:
+            sink.close()
     n_hist = len(G.trainable_variables) + len(D.trainable_variables)
-    return {"bare": statistics.median(results["bare"]), "instrumented": statistics.median(results["instrumented"]),
-            "ratio": statistics.median(ratios), "ratios": ratios, "histograms": n_hist, "batch": batch,
-            "g_params": G.count_params(), "d_params": D.count_params()}
+    out = {"bare": statistics.median(results["bare"]), "histograms": n_hist, "batch": batch,
+           "g_params": G.count_params(), "d_params": D.count_params(),
+           "captures": sorted(c.value for c in variants["as profiled"])}
+    for name in variants:
+        ratios = [i / b for b, i in zip(results["bare"], results[name])]
+        out[name] = {"step": statistics.median(results[name]), "ratio": statistics.median(ratios), "ratios": ratios}
+    return out
 
 
 def total_profile_time(example: Path) -> tuple[float, int]:
@@ -103,8 +145,8 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--no-total", action="store_true", help="skip timing the whole `ganlint profile` run")
     args = parser.parse_args()
-    import tensorflow as tf
     import keras
+    import tensorflow as tf
 
     device = "GPU" if tf.config.list_physical_devices("GPU") else "CPU"
     with tempfile.TemporaryDirectory() as tmp:
@@ -113,14 +155,16 @@ def main() -> int:
     print(f"model: {rel} (G {r['g_params']:,} params, D {r['d_params']:,} params), batch {r['batch']}, {device}, "
           f"TF {tf.__version__}")
     print(f"bare step:         {r['bare'] * 1000:8.2f} ms  (median of {args.rounds} rounds x {args.steps} steps)")
-    print(f"instrumented step: {r['instrumented'] * 1000:8.2f} ms  ({r['histograms']} gradient histograms + norms, "
-          "D outputs, losses and labels every step)")
-    print(f"ratio:             {r['ratio']:8.3f}x  (per round: {', '.join(f'{x:.3f}' for x in r['ratios'])}; "
-          "target <= 1.10x)")
+    for name in ("as profiled", "every capture"):
+        v = r[name]
+        what = f"captures: {', '.join(r['captures'])}" if name == "as profiled" else "all hooks"
+        print(f"{name + ':':18} {v['step'] * 1000:8.2f} ms  ratio {v['ratio']:.3f}x (per round: "
+              f"{', '.join(f'{x:.3f}' for x in v['ratios'])}; {what}; {r['histograms']} gradient histograms)")
+    print("target: the as-profiled ratio <= 1.10x")
     if not args.no_total:
         seconds, code = total_profile_time(EXAMPLE)
         print(f"ganlint profile {rel}: {seconds:.1f} s total (default steps, exit code {code})")
-    return 0 if r["ratio"] <= 1.10 else 1
+    return 0 if r["as profiled"]["ratio"] <= 1.10 else 1
 
 
 if __name__ == "__main__":

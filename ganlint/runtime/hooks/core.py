@@ -104,8 +104,16 @@ class Bridge:
 
     def collect(self) -> None:
         """Hand every slot written since the last call to its callback."""
-        for slot in self._slots.values():
-            values = slot.variable.numpy()
+        slots = list(self._slots.values())
+        if not slots:
+            return
+        # one read of all the slots: a read per slot cost more than the writes did
+        every = tf.concat([slot.variable for slot in slots], axis=0).numpy() if len(slots) > 1 else \
+            slots[0].variable.numpy()
+        start = 0
+        for slot in slots:
+            values = every[start:start + slot.size + 1]
+            start += slot.size + 1
             if values[-1] != slot.seen and slot.callback is not None:
                 slot.seen = float(values[-1])
                 slot.callback(slot.split(values[:-1]))
@@ -116,6 +124,7 @@ class _Slot:
         with tf.init_scope():  # outside the graph being traced, as Keras creates optimizer slots
             self.variable = tf.Variable(tf.zeros([size + 1], tf.float64), trainable=False, name="ganlint_slot")
         self.callback: Callable[[list[np.ndarray]], None] | None = None
+        self.size = size
         self.shapes = shapes
         self.seen = 0.0
 
