@@ -39,6 +39,27 @@ def test_fast_histogram_reads_back_like_tf_summary_histogram(tmp_path: Path):
     assert events.plugin("value") == "scalars" and events.values("value").tolist() == [2.5]
 
 
+def test_every_step_handed_to_the_sink_thread_is_read_back_with_its_plugin(tmp_path: Path):
+    from ganlint.runtime.events import Events
+    from ganlint.runtime.recorder import Recorder
+    from ganlint.runtime.sink import TensorBoardSink
+
+    recorder = Recorder()
+    sink = TensorBoardSink(tf, tmp_path)
+    for step in range(5):  # the metadata goes with the first value only; TensorBoard keeps it
+        recorder.scalar("loss", float(step), step=step)
+        recorder.histogram("grad", np.array([[0.0, 1.0, step + 1.0]]), step=step)
+        sink.write_recorded(recorder)
+    sink.write_series("evidence", [(0, 0.5), (1, 0.25)])
+    sink.flush()
+    assert {"loss", "grad", "evidence"} <= sink.tags
+    sink.close()
+    events = Events(tmp_path)
+    assert events.plugin("loss") == "scalars" and events.values("loss").tolist() == [0.0, 1.0, 2.0, 3.0, 4.0]
+    assert events.plugin("grad") == "histograms" and [h[0, 2] for h in events.histograms("grad")] == [1, 2, 3, 4, 5]
+    assert events.values("evidence").tolist() == [0.5, 0.25]
+
+
 def test_hooks_record_one_value_per_step_in_graph_mode_and_come_off_cleanly(tmp_path: Path):
     import keras
 
