@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
 from ganlint.runtime.errors import Unmeasurable
-from ganlint.runtime.recorder import Place, Recorder
+from ganlint.runtime.recorder import Place, Recorder, TapeGradient
 from ganlint.runtime.result import FindingRef, Status, Verdict
 
 if TYPE_CHECKING:
@@ -138,6 +138,11 @@ class Check:
 
     def dismissed(self, reason: str, numbers: dict[str, Any] | None = None, tags: list[str] | None = None) -> Verdict:
         return self.verdict(Status.DISMISSED, reason, numbers, tags)
+
+    def flagged_gradient_calls(self, run: Run) -> tuple[Any, list[TapeGradient]]:
+        """The line of the finding's `tape.gradient` call and what each run of it recorded."""
+        line = (self.subject.get("gradient") or {}).get("line")
+        return line, run.at_line(line, run.recorder.events_of(TapeGradient))
 
     def inconclusive(self, reason: str, numbers: dict[str, Any] | None = None,
                      tags: list[str] | None = None) -> Verdict:

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from ganlint.runtime.checks.base import Capture, Check, Run
-from ganlint.runtime.recorder import TapeGradient
 from ganlint.runtime.result import Verdict
 
 
@@ -18,8 +17,7 @@ class GradientOfNonTensorCheck(Check):
     JUDGES_FAILED_RUNS = True
 
     def judge(self, run: Run) -> Verdict:
-        line = (self.subject.get("gradient") or {}).get("line")
-        calls = run.at_line(line, run.recorder.events_of(TapeGradient))
+        line, calls = self.flagged_gradient_calls(run)
         if not calls:
             return self.inconclusive(f"the gradient call at line {line} never ran")
         call = calls[0]

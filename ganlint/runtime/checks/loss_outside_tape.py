@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from ganlint.runtime.checks.base import Capture, Check, Run
-from ganlint.runtime.recorder import OptimizerApply, TapeGradient
+from ganlint.runtime.recorder import OptimizerApply
 from ganlint.runtime.result import Verdict
 
 
@@ -20,8 +20,7 @@ class LossOutsideTapeCheck(Check):
     JUDGES_FAILED_RUNS = True
 
     def judge(self, run: Run) -> Verdict:
-        line = (self.subject.get("gradient") or {}).get("line")
-        calls = run.at_line(line, run.recorder.events_of(TapeGradient))
+        line, calls = self.flagged_gradient_calls(run)
         if not calls:
             return self.inconclusive(f"the gradient call at line {line} never ran")
         numbers: dict[str, int | str] = {"gradient_calls": len(calls), "sources": calls[0].sources,
