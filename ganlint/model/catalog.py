@@ -14,6 +14,17 @@ from typing import Any
 
 import libcst as cst
 
+from ganlint.keras_facts import (
+    ACTIVATED_LAYERS,
+    ACTIVATION_LAYERS,
+    CLIP_KEYWORDS,
+    LOSS_FUNCTIONS,
+    LOSS_STRINGS,
+    MERGE_LAYERS,
+    NORMALIZATION_LAYERS,
+    RECURRENT_LAYERS,
+    SHAPE_LAYERS,
+)
 from ganlint.model import data_range, lipschitz, random_draws, tapes, wasserstein
 from ganlint.model.calls import CallSite
 from ganlint.model.facts import Compile, Facts, GradientApplication, LossUse, ModelCall, TrainingCall
@@ -53,38 +64,9 @@ class Builtin:
     function: Callable[[CallSite], Any]
 
 
-CLIP_KWARGS = ("clipnorm", "clipvalue", "global_clipnorm")
 
 # -- layers ----------------------------------------------------------------------------------
 
-# Layers whose `activation=` defaults to linear.
-_ACTIVATED_LAYERS = frozenset({
-    "Dense", "EinsumDense", "Conv1D", "Conv2D", "Conv3D", "Conv1DTranspose", "Conv2DTranspose",
-    "Conv3DTranspose", "SeparableConv1D", "SeparableConv2D", "DepthwiseConv1D",
-    "DepthwiseConv2D", "Convolution1D", "Convolution2D", "Convolution3D",
-    "Convolution2DTranspose", "LocallyConnected1D", "LocallyConnected2D",
-})
-# Layers that only move values around: a sigmoid followed only by these is still the output.
-SHAPE_LAYERS = frozenset({
-    "Reshape", "Flatten", "Cropping1D", "Cropping2D", "Cropping3D", "Permute", "Dropout",
-    "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "GaussianNoise", "GaussianDropout",
-    "AlphaDropout", "ActivityRegularization", "InputLayer", "Masking", "Identity",
-})
-_RECURRENT_LAYERS = frozenset({
-    "LSTM", "GRU", "SimpleRNN", "RNN", "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D", "Bidirectional",
-    "LSTMCell", "GRUCell", "SimpleRNNCell", "CuDNNLSTM", "CuDNNGRU", "TimeDistributed",
-})
-_ACTIVATION_LAYERS = {
-    "LeakyReLU": "leaky_relu", "ReLU": "relu", "PReLU": "prelu", "ELU": "elu",
-    "Softmax": "softmax", "ThresholdedReLU": "relu",
-}
-_MERGE_LAYERS = {"Multiply": "multiply", "Add": "merge", "Concatenate": "merge",
-                 "Average": "merge", "Subtract": "merge", "Maximum": "merge", "Minimum": "merge",
-                 "Dot": "merge"}
-_NORMALIZATION_LAYERS = frozenset({
-    "BatchNormalization", "LayerNormalization", "GroupNormalization", "UnitNormalization",
-    "SpectralNormalization", "InstanceNormalization",
-})
 
 # Names an activation can be spelled with, normalised.
 ACTIVATION_ALIASES = {
@@ -133,7 +115,7 @@ def make_layer(kind: str, call: CallSite) -> Any:
     layer.constrained = _constrained(call)
     if kind == "Rescaling":
         layer.rescaling = _rescaling(call)
-    if kind in _ACTIVATED_LAYERS:
+    if kind in ACTIVATED_LAYERS:
         node = call.keyword_node("activation")
         if node is None and kind == "Dense" and len(call.node.args) > 1 and call.node.args[1].keyword is None:
             node = call.node.args[1].value
@@ -146,19 +128,19 @@ def make_layer(kind: str, call: CallSite) -> Any:
                 layer.activation = Activation("unknown", call.site_for(node))
     elif kind == "Activation":
         layer.activation = activation_from_value(call.arg(0, "activation"), site) or Activation("unknown", site)
-    elif kind in _ACTIVATION_LAYERS:
-        layer.activation = Activation(_ACTIVATION_LAYERS[kind], site)
+    elif kind in ACTIVATION_LAYERS:
+        layer.activation = Activation(ACTIVATION_LAYERS[kind], site)
     elif kind == "Lambda":
         function = call.arg(0, "function")
         layer.activation = _lambda_activation(function, site, call)
     elif kind in SHAPE_LAYERS:
         layer.role = "shape"
-    elif kind in _RECURRENT_LAYERS:
+    elif kind in RECURRENT_LAYERS:
         layer.role = "recurrent"
         layer.activation = Activation("recurrent", site)
-    elif kind in _MERGE_LAYERS:
-        layer.role = "merge-multiply" if _MERGE_LAYERS[kind] == "multiply" else "merge"
-    elif kind in _NORMALIZATION_LAYERS:
+    elif kind in MERGE_LAYERS:
+        layer.role = "merge-multiply" if MERGE_LAYERS[kind] == "multiply" else "merge"
+    elif kind in NORMALIZATION_LAYERS:
         layer.role = "normalize"
     return LayerRef(layer)
 
@@ -411,7 +393,7 @@ def _loss_per_head(model: Model, value: Any, node: Any) -> list[tuple[Any, Any]]
 
 def _loss_from_compile_value(value: Any, site: Site) -> Loss | None:
     if isinstance(value, Const) and isinstance(value.value, str):
-        kind = _LOSS_STRINGS.get(value.value.lower())
+        kind = LOSS_STRINGS.get(value.value.lower())
         if kind:
             return Loss(kind, site, False, "probabilities", callable_object=False)
         return None
@@ -419,7 +401,7 @@ def _loss_from_compile_value(value: Any, site: Site) -> Loss | None:
         return value.loss
     if isinstance(value, External):
         name = canonical(value.qualname)
-        if name.startswith("keras.losses.") and short(name) in _LOSS_FUNCTIONS:
+        if name.startswith("keras.losses.") and short(name) in LOSS_FUNCTIONS:
             return Loss(short(name), site, False, "probabilities", callable_object=False)
     return None
 
@@ -442,8 +424,6 @@ def train_model(model: Model, method: str, call: CallSite) -> Any:
 
 _LOSS_CLASSES = {"BinaryCrossentropy", "CategoricalCrossentropy", "SparseCategoricalCrossentropy",
                  "BinaryFocalCrossentropy", "CategoricalFocalCrossentropy"}
-_LOSS_FUNCTIONS = frozenset({"binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy",
-                             "binary_focal_crossentropy"})
 # Losses that take logits, and the keyword (or position) of their labels and logits.
 _LOGIT_LOSSES: dict[str, tuple[tuple[int, str], tuple[int, str]]] = {
     "tensorflow.nn.sigmoid_cross_entropy_with_logits": ((0, "labels"), (1, "logits")),
@@ -454,9 +434,6 @@ _LOGIT_LOSSES: dict[str, tuple[tuple[int, str], tuple[int, str]]] = {
     # TF1's `tf.losses`, which TensorFlow 2 made an alias of `keras.losses`
     "keras.losses.sigmoid_cross_entropy": ((0, "multi_class_labels"), (1, "logits")),
 }
-_LOSS_STRINGS = {"binary_crossentropy": "binary_crossentropy", "bce": "binary_crossentropy",
-                 "categorical_crossentropy": "categorical_crossentropy",
-                 "sparse_categorical_crossentropy": "sparse_categorical_crossentropy"}
 
 
 def _from_logits(value: Any) -> bool | None:
@@ -543,7 +520,7 @@ _OPTIMIZER_STRINGS = {name.lower(): name for name in KERAS_OPTIMIZERS}
 
 def make_optimizer(kind: str, call: CallSite) -> Any:
     clipping: bool | None = False
-    for keyword in CLIP_KWARGS:
+    for keyword in CLIP_KEYWORDS:
         value = call.kwargs.get(keyword)
         if value is not None and not (isinstance(value, Const) and value.value is None):
             clipping = True
@@ -552,7 +529,7 @@ def make_optimizer(kind: str, call: CallSite) -> Any:
             if not isinstance(mapping, Mapping_) or mapping.open:
                 clipping = None
             elif any(k in mapping.items and not (isinstance(mapping.items[k], Const) and mapping.items[k].value is None)
-                     for k in CLIP_KWARGS):
+                     for k in CLIP_KEYWORDS):
                 clipping = True
                 break
     return OptimizerRef(Optimizer(kind, call.site, clipping))
@@ -790,7 +767,7 @@ def call_external(name: str, call: CallSite) -> Any:
     if name.startswith("keras.losses."):
         if tail in _LOSS_CLASSES:
             return make_loss_object(tail, call)
-        if tail in _LOSS_FUNCTIONS:
+        if tail in LOSS_FUNCTIONS:
             return functional_loss(tail, call)
     if name in ("keras.backend.binary_crossentropy", "keras.backend.categorical_crossentropy",
                 "keras.ops.binary_crossentropy", "keras.ops.nn.binary_crossentropy"):

@@ -561,7 +561,7 @@ class Interpreter:
             self.record(module, TrainableAssignment(self.site(module, node), owner.model, value, self.tick()))
         elif attr == "trainable" and owner is UNKNOWN:  # `layer.trainable = ...` on layers not followed
             self.record(module, TrainableAssignment(self.site(module, node), None, value, self.tick()))
-        elif (isinstance(owner, OptimizerRef) and attr in catalog.CLIP_KWARGS
+        elif (isinstance(owner, OptimizerRef) and attr in catalog.CLIP_KEYWORDS
               and not (isinstance(value, Const) and value.value is None)):
             owner.optimizer.clipping = True
 

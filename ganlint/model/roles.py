@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from ganlint.keras_facts import UPSAMPLING_LAYERS
 from ganlint.model.graph import is_pass_through, ordered_layers
 from ganlint.model.names import name_tokens
 from ganlint.model.values import Model
@@ -53,16 +54,12 @@ def name_role(model: Model) -> str | None:
     return None
 
 
-_UPSAMPLING = frozenset({"Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose", "UpSampling1D",
-                         "UpSampling2D", "UpSampling3D", "Convolution2DTranspose"})
-
-
 def _looks_like_generator(model: Model) -> bool:
     """A flat vector in and something much bigger or image-shaped out."""
     if model.input_shape is None or len(model.input_shape) != 1:
         return False
     layers = ordered_layers(model)
-    if any(layer.kind in _UPSAMPLING for layer in layers) or (layers and layers[-1].kind == "Reshape"):
+    if any(layer.kind in UPSAMPLING_LAYERS for layer in layers) or (layers and layers[-1].kind == "Reshape"):
         return True
     units = _output_units(model)
     width = model.input_shape[0]

@@ -138,6 +138,18 @@ def describe_range(array: Any) -> str:
     return f"values in [{values.min():.3g}, {values.max():.3g}]"
 
 
+def trailing_shape(value: Any) -> tuple | None:
+    """The shape of one sample of an array or tensor ``value`` (its shape less the batch axis)."""
+    shape = getattr(value, "shape", None)
+    if shape is None or not hasattr(value, "dtype"):
+        return None
+    try:
+        dims = tuple(shape)
+    except TypeError:
+        return None
+    return tuple(None if d is None else int(d) for d in dims[1:]) if dims else None
+
+
 def batch_size_of(value: Any) -> int | None:
     shape = getattr(value, "shape", None)
     if shape is None:

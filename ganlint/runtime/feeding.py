@@ -16,21 +16,11 @@ from ganlint.runtime.data import (
     from_dataset,
     load_file,
     synthetic,
+    trailing_shape,
 )
 from ganlint.runtime.errors import ProfileError
 from ganlint.runtime.networks import shape_of
 from ganlint.runtime.tripwire import iter_values
-
-
-def _trailing(value: Any) -> tuple | None:
-    shape = getattr(value, "shape", None)
-    if shape is None or not hasattr(value, "dtype"):
-        return None
-    try:
-        dims = tuple(shape)
-    except TypeError:
-        return None
-    return tuple(None if d is None else int(d) for d in dims[1:]) if dims else None
 
 
 def _is_dataset(tf: Any, value: Any) -> bool:
@@ -54,9 +44,9 @@ def _matches_dataset(tf: Any, dataset: Any, sample: tuple) -> bool:
 def _real_argument(captured: Any, image: tuple | None) -> Any:
     """The batch of real samples the user's step was first called with."""
     arguments = captured.step.arguments if captured.step is not None else {}
-    candidates = [v for v in arguments.values() if _trailing(v) is not None and batch_size_of(v)]
+    candidates = [v for v in arguments.values() if trailing_shape(v) is not None and batch_size_of(v)]
     for value in candidates:
-        if image is not None and _trailing(value) == image:
+        if image is not None and trailing_shape(value) == image:
             return value
     return candidates[0] if len(candidates) == 1 else None
 
@@ -66,7 +56,7 @@ def choose_batches(tf: Any, captured: Any, networks: Any, settings: Any,
     image = shape_of(networks.discriminator, "inputs")
     trip = captured.trip
     real = _real_argument(captured, image)
-    sample = _trailing(real) if real is not None else image
+    sample = trailing_shape(real) if real is not None else image
     user_batch = user_batch_size(captured)
     batch = settings.batch_size or min(user_batch or settings.max_batch, settings.max_batch)
     if user_batch and batch < user_batch and not settings.batch_size:
@@ -85,9 +75,9 @@ def choose_batches(tf: Any, captured: Any, networks: Any, settings: Any,
         if _is_dataset(tf, x):
             return from_dataset(x, batch, f"the script's own data: the dataset it passes to fit(), "
                                           f"re-batched to {batch}"), batch
-        if _trailing(x) is not None:
+        if trailing_shape(x) is not None:
             array = np.asarray(x)
-            labels = np.asarray(y) if _trailing(y) is not None else None
+            labels = np.asarray(y) if trailing_shape(y) is not None else None
             return from_array(array, batch, seed, f"the script's own data: the array it passes to fit() "
                                                   f"({array.shape[0]} samples, {describe_range(array)})", labels), batch
     if sample is not None and trip is not None:
@@ -96,7 +86,7 @@ def choose_batches(tf: Any, captured: Any, networks: Any, settings: Any,
                 return from_dataset(value, batch, f"the script's own data: `{name}`, the dataset its training "
                                                   f"loop iterates, re-batched to {batch}"), batch
         for name, value in iter_values(trip.frames, captured.namespace):
-            if _trailing(value) == sample and (batch_size_of(value) or 0) > (user_batch or 0) \
+            if trailing_shape(value) == sample and (batch_size_of(value) or 0) > (user_batch or 0) \
                     and not _is_dataset(tf, value):
                 array = np.asarray(value)
                 return from_array(array, batch, seed, f"the script's own data: its array `{name}` "
@@ -105,7 +95,7 @@ def choose_batches(tf: Any, captured: Any, networks: Any, settings: Any,
             array = np.asarray(real)
             return from_array(array, batch, seed, f"the script's own data: the batch it passed to its training step "
                                                   f"({array.shape[0]} samples, {describe_range(array)})"), batch
-        if trip.call == "train_on_batch" and _trailing(trip.args[0] if trip.args else None) == image:
+        if trip.call == "train_on_batch" and trailing_shape(trip.args[0] if trip.args else None) == image:
             array = np.asarray(trip.args[0])
             return from_array(array, batch, seed, f"the script's own data: the batch of its first train_on_batch "
                                                   f"({array.shape[0]} samples, {describe_range(array)})"), batch

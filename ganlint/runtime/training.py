@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ganlint.keras_facts import role_named
-from ganlint.runtime.data import Batches, batch_size_of
+from ganlint.runtime.data import Batches, batch_size_of, trailing_shape
 from ganlint.runtime.loader import Captured, StepFunction, TrainingLoop
 from ganlint.runtime.networks import Networks, shape_of
 
@@ -104,7 +104,7 @@ class UserStep(Driver):
             value = captured.get(name, parameter.default)
             if value is inspect.Parameter.empty:
                 value = None
-            shape = _trailing(value)
+            shape = trailing_shape(value)
             if name.lower() in ("batch_size", "n_batch", "bs") or (
                     isinstance(value, int) and not isinstance(value, bool) and value == self._captured_batch()):
                 plan.append(_Argument(name, "batch size"))
@@ -188,19 +188,6 @@ class UserStep(Driver):
                 raise StepFailed(f"the user's {self.step.name}() raised {_first_line(error)}", error) from error
             if not on_step():
                 return
-
-
-def _trailing(value: Any) -> tuple | None:
-    shape = getattr(value, "shape", None)
-    if shape is None or not hasattr(value, "dtype"):
-        return None
-    try:
-        dims = tuple(shape)
-    except TypeError:
-        return None
-    if len(dims) < 1:
-        return None
-    return tuple(None if d is None else int(d) for d in dims[1:])
 
 
 # -- the user's loop -------------------------------------------------------------------------------
