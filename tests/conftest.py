@@ -8,6 +8,7 @@ colour settings, no TensorFlow configuration) unless ``env`` adds it.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -39,3 +40,30 @@ def run_ganlint(*args: str, cwd: Path | str = ROOT, stdin: str | None = None, en
 @pytest.fixture(scope="session")
 def cli() -> Cli:
     return run_ganlint
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The TensorFlow tests first: they are the long ones (a profiler run each, or a batch of runs
+    per `xdist_group`), and started first they end together with the short static tests that
+    fill the cores behind them instead of leaving one core to finish a long test alone."""
+    items.sort(key=lambda item: 0 if item.get_closest_marker("tf") else 1)
+
+
+BATCH_ID = re.compile(r"\[(batch-[^:\]]+):")
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log):  # type: ignore[no-untyped-def]
+    """Tests whose id starts with ``batch-NAME:`` check one shared run (the profile fixtures, run
+    several to a `ganlint profile`): they go to one pytest worker, which runs the batch once.
+    (xdist's own `xdist_group` mark does the same, but its renaming of node ids is lost under
+    pytest 9.) Only for the `load` distributions; the bigger batches are dealt out first."""
+    if config.getvalue("dist") not in ("load", "loadgroup"):
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class BatchScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            match = BATCH_ID.search(nodeid)
+            return match.group(1) if match else nodeid
+
+    return BatchScheduling(config, log)

@@ -1,27 +1,34 @@
 """(TF) The child process of `ganlint profile`: reads its settings, runs one `Session`, and sends
 its messages and its report over the private channel (`ganlint.runtime.protocol`).
 
-Run as ``python -m ganlint.runtime.worker`` with the settings as one JSON line on standard input.
-It ends with `os._exit`, so threads the user's script left running cannot keep it alive.
+Started one of two ways, both ending in `serve`:
+
+- ``python -m ganlint.runtime.worker`` with the settings as one JSON line on standard input (one
+  file: the script meets a Python that has imported nothing of its own);
+- forked from a `ganlint profile` of several files that has imported TensorFlow once
+  (`serve_forked`), so each file after the first starts without TensorFlow's seconds of import.
+
+It ends with `os._exit`, so threads the user's script left running cannot keep it alive, and a
+forked worker never returns into the parent's code.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
 import sys
 import traceback
 from pathlib import Path
+from typing import Any, NoReturn
 
 
-def main() -> None:
+def serve(config: dict[str, Any], channel_fd: int) -> NoReturn:
     signal.signal(signal.SIGINT, signal.default_int_handler)  # the parent's Ctrl-C: stop training, report
-    settings_line = sys.stdin.buffer.readline()
-    config = json.loads(settings_line)
     from ganlint.runtime.protocol import Channel
 
-    channel = Channel(int(config.pop("channel")))
+    channel = Channel(channel_fd)
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)  # the script reads nothing from the parent
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -55,6 +62,38 @@ def main() -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)
+
+
+def serve_forked(config: dict[str, Any], channel_fd: int, output_fd: int) -> NoReturn:
+    """In the child of `os.fork()`: become what ``python -m ganlint.runtime.worker`` would be
+    (its own process group, output to the parent's pipe, unbuffered, no bytecode written next to
+    the user's modules, Keras's home in the workspace), then `serve`."""
+    try:
+        os.setsid()
+        os.dup2(output_fd, 1)
+        os.dup2(output_fd, 2)
+        os.close(output_fd)
+        sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), write_through=True, line_buffering=True)
+        sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), write_through=True, line_buffering=True)
+        sys.dont_write_bytecode = True
+        environment = config.pop("environment", {})
+        os.environ.update(environment)
+        keras_config = sys.modules.get("keras.src.backend.config")
+        if "KERAS_HOME" in environment and hasattr(keras_config, "_KERAS_DIR"):
+            # Keras read KERAS_HOME when the parent imported it; downloads must land in this run's home
+            keras_config._KERAS_DIR = environment["KERAS_HOME"]  # type: ignore[union-attr]
+        if sys.path and sys.path[0] in ("", os.getcwd()):
+            del sys.path[0]  # the parent's folder: the script sees its workspace instead, as when spawned
+        serve(config, channel_fd)
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        os._exit(1)
+
+
+def main() -> None:
+    config = json.loads(sys.stdin.buffer.readline())
+    serve(config, int(config.pop("channel")))
 
 
 if __name__ == "__main__":

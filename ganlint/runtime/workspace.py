@@ -63,7 +63,7 @@ def prepare(original: Path, logdir: Path, script_text: str | None = None) -> Wor
     folder.mkdir(parents=True)
     links = []
     for entry in sorted(original.parent.iterdir()):
-        if entry.name in (".keras", logdir.name) or entry.resolve() == logdir.resolve():
+        if entry.name == ".keras" or entry.resolve() == logdir.resolve():
             continue
         if logdir.resolve().is_relative_to(entry.resolve()):
             continue  # the folder that holds the logdir: linking it would loop

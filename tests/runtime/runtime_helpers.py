@@ -8,7 +8,10 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 PROFILE_FIXTURES = ROOT / "fixtures" / "profile"
@@ -47,11 +50,14 @@ def expected_static(path: Path) -> set[tuple[int, str, str]]:
     return found
 
 
-def run_profile(path: Path | str, *args: str, cwd: Path, timeout: float = 240) -> tuple[int, dict | None, str, str]:
-    """Run `ganlint profile` as a user would (a fresh process); return (code, json or None, stdout, stderr)."""
+def run_profile(path: Path | str | Sequence[Path], *args: str, cwd: Path,
+                timeout: float = 240) -> tuple[int, Any, str, str]:
+    """Run `ganlint profile` as a user would (a fresh process); return (code, json or None, stdout,
+    stderr). ``path``: one file, or several (their json is a list)."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), *filter(None, [env.get("PYTHONPATH")])])
-    completed = subprocess.run([sys.executable, "-m", "ganlint", "profile", str(path), *args], cwd=cwd,
+    paths = [str(p) for p in path] if isinstance(path, (list, tuple)) else [str(path)]
+    completed = subprocess.run([sys.executable, "-m", "ganlint", "profile", *paths, *args], cwd=cwd,
                                capture_output=True, text=True, timeout=timeout, env=env)
     payload = None
     if "--format" in args and args[args.index("--format") + 1] == "json" and completed.stdout.strip():
@@ -78,3 +84,37 @@ def fixture_table() -> str:
             about = "a notebook: its code cells run in order, magics and shell lines skipped"
         rows.append(f"| `{path.name}` | {codes} | {verdicts} | {about} |")
     return "\n".join(rows) + "\n"
+
+
+@dataclass
+class Batch:
+    """One `ganlint profile` of several files: its exit code, each file's report, where it ran."""
+
+    code: int
+    reports: dict[str, dict]  # by the file as given
+    folder: Path  # the run's working folder; its logdir is folder/"run"
+    stderr: str
+
+    def expected_code(self) -> int:
+        if any(r.get("error") for r in self.reports.values()):
+            return 2
+        return int(any(v["verdict"] == "confirmed" for r in self.reports.values() for v in r.get("verdicts", [])))
+
+
+class Batches:
+    """Runs of several fixtures at once, made on first use and kept for the pytest process: each
+    group is one `ganlint profile` (TensorFlow imported once per group, not once per fixture),
+    and tests/conftest.py keeps a group's tests on one pytest worker."""
+
+    def __init__(self, make_folder) -> None:
+        self.make_folder = make_folder
+        self.runs: dict[str, Batch] = {}
+
+    def run(self, group: str, members: Sequence[Path], *args: str) -> Batch:
+        if group not in self.runs:
+            folder = self.make_folder(group)
+            code, payload, _, stderr = run_profile(list(members), *args, "--format", "json", "--logdir",
+                                                   str(folder / "run"), cwd=folder, timeout=900)
+            assert isinstance(payload, list), stderr[-3000:]
+            self.runs[group] = Batch(code, {entry["file"]: entry for entry in payload}, folder, stderr)
+        return self.runs[group]

@@ -3,6 +3,7 @@ fixture states, event files read back without TensorFlow."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -13,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from runtime_helpers import (PROFILE_FIXTURES, ROOT, SEEDS, expected_static, expected_verdicts, fixture_table,
-                             profile_fixtures, run_profile)
+from runtime_helpers import (PROFILE_FIXTURES, ROOT, SEEDS, Batch, Batches, expected_static, expected_verdicts,
+                             fixture_table, profile_fixtures, run_profile)
 
 from ganlint.runtime.checks import CHECKS
 
@@ -42,7 +43,8 @@ OTHER_VERDICTS = {
 }
 
 
-def _check(payload: dict, code: int, expected: dict[str, str], logdir: Path | None = None) -> None:
+def _check(payload: dict, code: int | None, expected: dict[str, str], logdir: Path | None = None) -> None:
+    """``code``: the exit code of a run of this file alone (None: it ran with others)."""
     verdicts = payload["verdicts"]
     if logdir is not None:  # every tag a verdict points at exists in the run
         from ganlint.runtime.events import Events
@@ -66,19 +68,50 @@ def _check(payload: dict, code: int, expected: dict[str, str], logdir: Path | No
         if v["verdict"] == "confirmed":
             assert v["numbers"] or v["name"] == "non-finite", v  # never confirmed without numbers
     confirmed = any(v["verdict"] == "confirmed" for v in verdicts)
-    assert code == (1 if confirmed else 0)
+    if code is not None:
+        assert code == (1 if confirmed else 0)
 
 
-@pytest.mark.parametrize("path", profile_fixtures(), ids=lambda p: p.name)
-def test_profile_fixture_verdicts(path: Path, tmp_path: Path):
-    logdir = tmp_path / "run"
-    code, payload, _, stderr = run_profile(path, "--steps", STEPS, "--format", "json", "--logdir", str(logdir),
-                                           cwd=tmp_path)
-    assert payload is not None and not payload.get("error"), stderr[-3000:]
-    _check(payload, code, expected_verdicts(path), logdir)
+@pytest.fixture(scope="session")
+def batches(tmp_path_factory) -> Batches:
+    return Batches(lambda group: tmp_path_factory.mktemp(group))
+
+
+def _grouped(paths: list[Path], prefix: str, groups: int) -> tuple[dict[str, list[Path]], list]:
+    """Deal ``paths``, largest first, into ``groups`` batches of about equal work; return the
+    batches and the test parameters. A test's id names its batch (``batch-NAME:file``), which
+    keeps a batch's tests on one pytest worker (tests/conftest.py), so each batch runs once."""
+    members: dict[str, list[Path]] = {}
+    params = []
+    for index, path in enumerate(sorted(paths, key=lambda p: (-p.stat().st_size, p.name))):
+        group = f"batch-{prefix}{index % groups}" if groups > 1 else f"batch-{prefix}"
+        members.setdefault(group, []).append(path)
+        params.append(pytest.param(path, group, id=f"{group}:{path.name}"))
+    return members, sorted(params, key=lambda param: param.id)
+
+
+def _batch_report(batch: Batch, path: Path) -> dict:
+    report = batch.reports[str(path)]
+    assert not report.get("error"), (report.get("error"), batch.stderr[-3000:])
+    assert batch.code == batch.expected_code(), batch.stderr[-3000:]  # 1: some file had a confirmed finding
+    return report
+
+
+FIXTURE_BATCHES, FIXTURE_PARAMS = _grouped(profile_fixtures(), "fixtures", 5)
+
+
+@pytest.mark.parametrize(("path", "group"), FIXTURE_PARAMS)
+def test_profile_fixture_verdicts(path: Path, group: str, batches: Batches):
+    batch = batches.run(group, FIXTURE_BATCHES[group], "--steps", STEPS)
+    payload = _batch_report(batch, path)
+    logdir = Path(payload["logdir"])
+    _check(payload, None, expected_verdicts(path), logdir)
     reported = {(f["location"]["row"], f["code"], f["severity"]) for f in payload["findings"]}
     assert reported == expected_static(path)  # the static findings, both ways
-    assert [p.name for p in tmp_path.iterdir()] == ["run"]  # the profiler wrote only under its logdir
+    # the profiler wrote only under its logdir: one run folder per file
+    assert [p.name for p in batch.folder.iterdir()] == ["run"]
+    assert sorted(p.name for p in (batch.folder / "run").iterdir()) == sorted(p.stem for p in FIXTURE_BATCHES[group])
+    assert logdir == batch.folder / "run" / path.stem
     if path.name in MORE_CHECKS:
         MORE_CHECKS[path.name](logdir, int(STEPS))
 
@@ -88,20 +121,20 @@ def test_fixture_readme_lists_every_fixture_with_its_verdicts():
     assert fixture_table() in readme, "fixtures/profile/README.md is stale: run scripts/fixture_table.py"
 
 
-@pytest.mark.parametrize("name", sorted(SEED_VERDICTS))
-def test_seed_examples(name: str, tmp_path: Path):
-    code, payload, _, stderr = run_profile(SEEDS / name, "--steps", STEPS, "--batch-size", "32", "--format", "json",
-                                           "--logdir", str(tmp_path / "run"), cwd=tmp_path)
-    assert payload is not None and not payload.get("error"), stderr[-3000:]
-    _check(payload, code, SEED_VERDICTS[name])
+SEED_BATCHES, SEED_PARAMS = _grouped([SEEDS / name for name in SEED_VERDICTS], "seeds", 1)
+OTHER_BATCHES, OTHER_PARAMS = _grouped([ROOT / "fixtures" / name for name in OTHER_VERDICTS], "styles", 1)
 
 
-@pytest.mark.parametrize("name", sorted(OTHER_VERDICTS))
-def test_other_styles(name: str, tmp_path: Path):
-    code, payload, _, stderr = run_profile(ROOT / "fixtures" / name, "--steps", STEPS, "--batch-size", "16",
-                                           "--format", "json", "--logdir", str(tmp_path / "run"), cwd=tmp_path)
-    assert payload is not None and not payload.get("error"), stderr[-3000:]
-    _check(payload, code, OTHER_VERDICTS[name])
+@pytest.mark.parametrize(("path", "group"), SEED_PARAMS)
+def test_seed_examples(path: Path, group: str, batches: Batches):
+    batch = batches.run(group, SEED_BATCHES[group], "--steps", STEPS, "--batch-size", "32")
+    _check(_batch_report(batch, path), None, SEED_VERDICTS[path.name])
+
+
+@pytest.mark.parametrize(("path", "group"), OTHER_PARAMS)
+def test_other_styles(path: Path, group: str, batches: Batches):
+    batch = batches.run(group, OTHER_BATCHES[group], "--steps", STEPS, "--batch-size", "16")
+    _check(_batch_report(batch, path), None, OTHER_VERDICTS[str(path.relative_to(ROOT / "fixtures"))])
 
 
 def _event_files_read_back(logdir: Path, steps: int) -> None:
@@ -202,11 +235,12 @@ def test_a_run_killed_at_the_hard_limit_still_reports_what_it_measured(tmp_path:
     assert payload["total_seconds"] < 20 + 10 + 10  # the time limit, the grace, TF's import
 
 
-def test_ctrl_c_ends_the_run_and_reports(tmp_path: Path):
+def test_ctrl_c_ends_the_run_reports_what_was_measured_and_profiles_no_further_file(tmp_path: Path):
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), *filter(None, [env.get("PYTHONPATH")])])
     process = subprocess.Popen([sys.executable, "-m", "ganlint", "profile",
-                                str(PROFILE_FIXTURES / "gan202_zeros_times_constant.py"), "--steps", "1000000",
+                                str(PROFILE_FIXTURES / "gan202_zeros_times_constant.py"),
+                                str(PROFILE_FIXTURES / "gan101_relu_hidden.py"), "--steps", "1000000",
                                 "--progress", "--logdir", str(tmp_path / "run")], cwd=tmp_path, env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                # started with SIGINT ignored (as by nohup or a test runner's workers):
@@ -219,10 +253,14 @@ def test_ctrl_c_ends_the_run_and_reports(tmp_path: Path):
     time.sleep(1.0)
     process.send_signal(signal.SIGINT)
     stdout, stderr = process.communicate(timeout=120)
-    text = stdout.decode()
-    assert "stopped early: interrupted (Ctrl-C)" in text, (text, stderr.decode()[-2000:])
+    text, errors = stdout.decode(), stderr.decode()
+    assert "stopped early: interrupted (Ctrl-C)" in text, (text, errors[-2000:])
     assert "GAN202" in text and "CONFIRMED" in text
-    assert process.returncode == 1
+    # the second file was never started, and says so
+    assert "gan101_relu_hidden.py: not profiled: the run was interrupted (Ctrl-C)" in errors
+    assert "Profiled 2 files: 1 with a confirmed finding, 1 failed." in text
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["gan202_zeros_times_constant"]
+    assert process.returncode == 2
 
 
 def _write(path: Path, text: str) -> Path:
@@ -307,3 +345,47 @@ def test_data_option_trains_on_the_samples_and_refuses_the_wrong_shape(tmp_path:
     assert code == 2
     assert "samples of shape (7,)" in payload["error"] and "(64,)" in payload["error"]
     assert payload["findings"] is not None  # the static findings are reported all the same
+
+
+PROBE = '''
+import json, os, sys
+leftover = [m for m in ("nets", "nets_extra") if m in sys.modules]  # what a file before left behind
+import nets
+from keras.src.backend import config
+
+generator, discriminator = nets.make_generator(), nets.make_discriminator()
+with open("seen.json", "w") as out:  # in the workspace: the report lists it, the logdir keeps it
+    json.dump({"nets": nets.WHO, "keras_home": config.keras_home(), "cwd": os.getcwd(),
+               "modules_from_other_runs": leftover}, out)
+'''
+
+
+def test_several_files_run_each_in_its_own_process_and_folder_and_a_bad_one_does_not_stop_the_rest(tmp_path: Path):
+    scripts = []
+    for who in ("first", "second"):  # two scripts named alike, each with its own `nets` module
+        folder = tmp_path / who
+        folder.mkdir()
+        _write(folder / "nets.py", MODELS + f"WHO = {who!r}\nimport sys\nsys.modules['nets_extra'] = sys\n")
+        scripts.append(_write(folder / "train.py", PROBE))
+    broken = _write(tmp_path / "broken.py", "def f(:\n")
+    missing = tmp_path / "missing.py"
+    files = [scripts[0], broken, missing, scripts[1]]
+    code, payload, _, stderr = run_profile(files, "--steps", "3", "--format", "json", "--logdir",
+                                           str(tmp_path / "run"), cwd=tmp_path)
+    assert code == 2, stderr[-3000:]  # two files could not run
+    assert [entry["file"] for entry in payload] == [str(f) for f in files]
+    first, syntax, absent, second = payload
+    assert syntax["error"] == f"{broken}:1:7: syntax error: invalid syntax" and not syntax["ok"]
+    assert absent["error"] == f"{missing}: no such file"
+    errors = [line for line in stderr.splitlines() if line.startswith("ganlint profile: error:")]
+    assert errors == [f"ganlint profile: error: {syntax['error']}", f"ganlint profile: error: {absent['error']}"]
+    for entry, who, folder in ((first, "first", "train"), (second, "second", "train-2")):
+        assert not entry.get("error") and entry["steps_run"] == 3, entry.get("error")
+        logdir = tmp_path / "run" / folder
+        assert entry["logdir"] == str(logdir) and entry["workspace_files"] == ["seen.json"]
+        seen = json.loads((logdir / "workspace" / "seen.json").read_text())
+        # its own sibling module, working folder and Keras home: nothing left over from the file before
+        assert seen == {"nets": who, "keras_home": str(logdir / "workspace" / ".keras"),
+                        "cwd": str(logdir / "workspace"), "modules_from_other_runs": []}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.py", "first", "run", "second"]
+    assert not (tmp_path / "first" / "__pycache__").exists()  # no bytecode next to the user's modules

@@ -92,3 +92,18 @@ def test_a_failed_run_still_shows_the_static_findings():
                "location": {"row": 3, "column": 8}, "message": "zeros * 0.1 is still zeros"}
     text = render_text(RunReport(file="f.py", error="no generator found", findings=[finding]))
     assert "f.py:3:8: GAN202 [error] zeros * 0.1 is still zeros" in text
+
+
+def test_the_workspace_links_the_script_whatever_the_logdir_is_named(tmp_path):
+    from ganlint.runtime.workspace import prepare
+
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "train.py").write_text("print('hi')\n")
+    (project / "nets.py").write_text("")
+    for logdir in (tmp_path / "runs" / "train.py", tmp_path / "runs" / "nets.py", project / "run"):
+        space = prepare(project / "train.py", logdir)
+        assert space.script.read_text() == "print('hi')\n", logdir
+        linked = sorted(p.name for p in space.folder.iterdir() if p.is_symlink())
+        assert linked == ["nets.py", "train.py"], linked  # never the logdir itself, when it is in the project
+        space.clean()
