@@ -34,6 +34,10 @@ DEFAULT_TIMEOUT = 90.0
 DEFAULT_LOAD_TIMEOUT = 60.0
 GRACE = 20.0  # after the time limit, the worker has at most this long to finish its report
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
+# Several files share one TensorFlow import by forking their workers from this process: on Linux.
+# macOS forbids much of what a forked child of a process with Apple's frameworks loaded does, and
+# Windows cannot fork; there each file's worker starts afresh, as a single file's does.
+FORK_WORKERS = sys.platform.startswith("linux")
 
 
 def _fail(message: str, output_format: str, filename: str = "", findings: list | None = None) -> None:
@@ -425,8 +429,8 @@ def _run_folders(files: tuple[Path, ...]) -> list[str]:
 
 
 def _profile_several(files: tuple[Path, ...], options: Options, output_format: str, progress: bool | None) -> None:
-    """Each file in turn, with TensorFlow imported once; a file that cannot run is reported and
-    the others go on. Exit code: 2 if any file failed, else 1 if any finding was confirmed."""
+    """Each file in turn, with TensorFlow imported once (`FORK_WORKERS`); a file that cannot run is
+    reported and the others go on. Exit code: 2 if any file failed, else 1 if any finding was confirmed."""
     from ganlint.runtime.report import render_findings, render_json, render_text
 
     root = Path("runs") / "ganlint" / datetime.now().strftime("%Y%m%d-%H%M%S-%f")
@@ -454,7 +458,7 @@ def _profile_several(files: tuple[Path, ...], options: Options, output_format: s
                 click.echo(render_findings(problem.findings), nl=False)
             click.echo(f"ganlint profile: error: {problem}", err=True)
             continue
-        report, worker = _run(job, progress, forked=True)
+        report, worker = _run(job, progress, forked=FORK_WORKERS)
         payloads.append(json.loads(render_json(report)))
         if output_format == "text":
             click.echo(render_text(report, job.notebook) + "\n", nl=False)

@@ -223,16 +223,22 @@ def train_step(real):
 '''
 
 
-def test_a_run_killed_at_the_hard_limit_still_reports_what_it_measured(tmp_path: Path):
+def test_a_run_killed_at_the_hard_limit_still_reports_what_it_measured_and_the_next_file_runs(tmp_path: Path):
+    # two files: the first one's worker (forked, with TensorFlow imported once) is killed; the
+    # second still runs in a worker of its own
     script = _write(tmp_path / "stubborn.py", STUBBORN)
-    code, payload, stdout, stderr = run_profile(script, "--steps", "100", "--timeout", "20", "--format", "json",
-                                                "--logdir", str(tmp_path / "run"), cwd=tmp_path)
-    assert payload is not None and not payload.get("error"), stderr[-3000:]
+    code, payload, stdout, stderr = run_profile([script, PROFILE_FIXTURES / "gan101_relu_hidden.py"], "--steps",
+                                                "100", "--timeout", "20", "--format", "json", "--logdir",
+                                                str(tmp_path / "run"), cwd=tmp_path)
+    stubborn, after = payload
+    assert not stubborn.get("error"), stderr[-3000:]
     # the worker hung in the script's second step: the parent ended it and kept its last partial report
-    assert payload["partial"] and payload["steps_run"] == 1
-    assert "time limit before the run finished" in payload["stopped"]
-    assert {v["name"] for v in payload["verdicts"]} >= {"none-gradient", "non-finite"}
-    assert payload["total_seconds"] < 20 + 10 + 10  # the time limit, the grace, TF's import
+    assert stubborn["partial"] and stubborn["steps_run"] == 1
+    assert "time limit before the run finished" in stubborn["stopped"]
+    assert {v["name"] for v in stubborn["verdicts"]} >= {"none-gradient", "non-finite"}
+    assert stubborn["total_seconds"] < 20 + 10 + 10  # the time limit, the grace, TF's import
+    assert not after.get("error") and after["steps_run"] == 100 and not after["partial"]
+    assert code == 0  # nothing confirmed, nothing failed
 
 
 def test_ctrl_c_ends_the_run_reports_what_was_measured_and_profiles_no_further_file(tmp_path: Path):
