@@ -70,41 +70,64 @@ def test_a_script_that_empties_its_working_folder_does_not_break_the_run(tmp_pat
     assert script.exists()
 
 
-def test_threads_and_processes_the_script_starts_do_not_outlive_the_run(tmp_path: Path):
-    script = _script(tmp_path, GAN + '''
+OUTLIVER = GAN + '''
 import subprocess, threading, time
 child = subprocess.Popen(["sleep", "300"])
 open("child.pid", "w").write(str(child.pid))
 threading.Thread(target=lambda: time.sleep(300)).start()  # not a daemon
-''')
-    code, payload, stderr = _profile(script, tmp_path)
-    assert not payload.get("error") and payload["steps_run"] == 5, stderr[-2000:]
-    assert payload["total_seconds"] < 60
-    pid = int((tmp_path / "run" / "workspace" / "child.pid").read_text())
-    assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2]
-
-
-def test_a_script_that_swallows_the_load_time_limit_is_stopped_by_the_parent(tmp_path: Path):
-    script = _script(tmp_path, GAN + '''
+'''
+SWALLOWER = GAN + '''
 import time
 while True:
     try:
         time.sleep(0.05)
     except BaseException:
         pass
-''')
-    code, payload, stderr = _profile(script, tmp_path, "--load-timeout", "3")
+'''
+FLOOD = "import sys\nfor _ in range(1600):\n    sys.stdout.write('x' * 65536)\n" "sys.stdout.flush()\n" + GAN
+
+
+def _outlived(logdir: Path) -> bool:
+    pid = int((logdir / "workspace" / "child.pid").read_text())
+    return Path(f"/proc/{pid}").exists() and "Z" not in Path(f"/proc/{pid}/stat").read_text().split()[2]
+
+
+def test_threads_and_processes_the_script_starts_do_not_outlive_the_run(tmp_path: Path):
+    code, payload, stderr = _profile(_script(tmp_path, OUTLIVER), tmp_path)
+    assert not payload.get("error") and payload["steps_run"] == 5, stderr[-2000:]
+    assert payload["total_seconds"] < 60
+    assert not _outlived(tmp_path / "run")
+
+
+def test_a_script_that_swallows_the_load_time_limit_is_stopped_by_the_parent(tmp_path: Path):
+    code, payload, stderr = _profile(_script(tmp_path, SWALLOWER), tmp_path, "--load-timeout", "3")
     assert code == 2 and "load time limit" in payload["error"]
     assert payload["total_seconds"] < 3 + 20 + 15  # the limit, the grace, TF's import
 
 
 def test_a_flood_of_output_without_newlines_does_not_stall_the_run(tmp_path: Path):
-    script = _script(tmp_path, "import sys\nfor _ in range(1600):\n    sys.stdout.write('x' * 65536)\n"
-                               "sys.stdout.flush()\n" + GAN)
-    code, payload, stderr = _profile(script, tmp_path)
+    code, payload, stderr = _profile(_script(tmp_path, FLOOD), tmp_path)
     assert not payload.get("error") and payload["steps_run"] == 5, stderr[-2000:]
     log = tmp_path / "run" / "ganlint-worker.log"
     assert log.stat().st_size <= 64 * 1024 + 4096  # only the tail of the output is kept
+
+
+def test_the_same_attacks_on_workers_forked_for_several_files(tmp_path: Path):
+    # one `ganlint profile` of several files forks each file's worker from a process that has
+    # TensorFlow imported: the same guarantees hold there, and a worker stopped by the parent does
+    # not stop the files after it
+    scripts = [_script(tmp_path, text, name) for name, text in
+               (("outliver.py", OUTLIVER), ("swallower.py", SWALLOWER), ("flood.py", FLOOD))]
+    code, payload, _, stderr = run_profile(scripts, "--steps", "5", "--load-timeout", "3", "--format", "json",
+                                           "--logdir", str(tmp_path / "run"), cwd=tmp_path)
+    outliver, swallower, flood = payload
+    assert code == 2 and "load time limit" in swallower["error"]
+    assert swallower["total_seconds"] < 3 + 20 + 5
+    for report in (outliver, flood):
+        assert not report.get("error") and report["steps_run"] == 5, (report.get("error"), stderr[-2000:])
+    assert not _outlived(tmp_path / "run" / "outliver")
+    assert (tmp_path / "run" / "flood" / "ganlint-worker.log").stat().st_size <= 64 * 1024 + 4096
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["project", "run"]
 
 
 def test_nothing_is_written_outside_the_logdir(tmp_path: Path):
