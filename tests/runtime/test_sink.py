@@ -9,6 +9,9 @@ import numpy as np
 import pytest
 
 pytestmark = pytest.mark.tf
+# Imported as the tests are collected, in every pytest worker, before any test reads event files
+# back: `Events` makes TensorBoard use its TensorFlow-free stub in a process without TensorFlow,
+# and `tf.summary` fails in that process from then on.
 tf = pytest.importorskip("tensorflow")
 
 
