@@ -52,6 +52,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 BATCH_ID = re.compile(r"\[(batch-[^:\]]+):")
 
 
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist: unknown to pytest without it
 def pytest_xdist_make_scheduler(config: pytest.Config, log):  # type: ignore[no-untyped-def]
     """Tests whose id starts with ``batch-NAME:`` check one shared run (the profile fixtures, run
     several to a `ganlint profile`): they go to one pytest worker, which runs the batch once.
