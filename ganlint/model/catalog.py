@@ -64,9 +64,7 @@ class Builtin:
     function: Callable[[CallSite], Any]
 
 
-
 # -- layers ----------------------------------------------------------------------------------
-
 
 # Names an activation can be spelled with, normalised.
 ACTIVATION_ALIASES = {

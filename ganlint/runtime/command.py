@@ -40,14 +40,21 @@ PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 FORK_WORKERS = sys.platform.startswith("linux")
 
 
-def _fail(message: str, output_format: str, filename: str = "", findings: list | None = None) -> None:
-    if output_format == "json":
-        click.echo(json.dumps({"file": filename, "ok": False, "error": message, "findings": findings or []}, indent=2))
-    elif findings:
+def _failed(message: str, output_format: str, filename: str, findings: list | None) -> dict[str, Any]:
+    """Say that a file cannot be profiled: its static findings (text) and a one-line error; return
+    its JSON report."""
+    if output_format == "text" and findings:
         from ganlint.runtime.report import render_findings
 
         click.echo(render_findings(findings), nl=False)
     click.echo(f"ganlint profile: error: {message}", err=True)
+    return {"file": filename, "ok": False, "error": message, "findings": findings or []}
+
+
+def _fail(message: str, output_format: str, filename: str = "", findings: list | None = None) -> None:
+    payload = _failed(message, output_format, filename, findings)
+    if output_format == "json":
+        click.echo(json.dumps(payload, indent=2))
     sys.exit(EXIT_ERROR)
 
 
@@ -431,7 +438,7 @@ def _run_folders(files: tuple[Path, ...]) -> list[str]:
 def _profile_several(files: tuple[Path, ...], options: Options, output_format: str, progress: bool | None) -> None:
     """Each file in turn, with TensorFlow imported once (`FORK_WORKERS`); a file that cannot run is
     reported and the others go on. Exit code: 2 if any file failed, else 1 if any finding was confirmed."""
-    from ganlint.runtime.report import render_findings, render_json, render_text
+    from ganlint.runtime.report import render_json, render_text
 
     root = Path("runs") / "ganlint" / datetime.now().strftime("%Y%m%d-%H%M%S-%f")
     if progress is None:
@@ -453,10 +460,7 @@ def _profile_several(files: tuple[Path, ...], options: Options, output_format: s
                                   "`ganlint[profile]`", job.findings)
         except FileProblem as problem:
             failed += 1
-            payloads.append({"file": str(file), "ok": False, "error": str(problem), "findings": problem.findings})
-            if output_format == "text" and problem.findings:
-                click.echo(render_findings(problem.findings), nl=False)
-            click.echo(f"ganlint profile: error: {problem}", err=True)
+            payloads.append(_failed(str(problem), output_format, str(file), problem.findings))
             continue
         report, worker = _run(job, progress, forked=FORK_WORKERS)
         payloads.append(json.loads(render_json(report)))
