@@ -17,7 +17,11 @@ import os
 import sys
 from pathlib import Path
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # for `import runtime_helpers`
+
+from runtime_helpers import SCRIPTS, Batches, ScriptRun
 
 
 def pytest_configure(config):
@@ -27,3 +31,14 @@ def pytest_configure(config):
     # are too small to gain from more; a user's run keeps TensorFlow's defaults.
     for variable in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS"):
         os.environ.setdefault(variable, "1")
+
+
+@pytest.fixture(scope="session")
+def batches(tmp_path_factory) -> Batches:
+    return Batches(lambda group: tmp_path_factory.mktemp(group))
+
+
+@pytest.fixture(scope="session")
+def script_batch(tmp_path_factory) -> ScriptRun:
+    """The one run of every script registered with `runtime_helpers.SCRIPTS`."""
+    return SCRIPTS.run(tmp_path_factory.mktemp("scripts"))

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 PROFILE_FIXTURES = ROOT / "fixtures" / "profile"
 SEEDS = ROOT / "fixtures" / "seeds"
@@ -50,11 +52,12 @@ def expected_static(path: Path) -> set[tuple[int, str, str]]:
     return found
 
 
-def run_profile(path: Path | str | Sequence[Path], *args: str, cwd: Path,
-                timeout: float = 240) -> tuple[int, Any, str, str]:
+def run_profile(path: Path | str | Sequence[Path], *args: str, cwd: Path, timeout: float = 240,
+                home: Path | None = None) -> tuple[int, Any, str, str]:
     """Run `ganlint profile` as a user would (a fresh process); return (code, json or None, stdout,
-    stderr). ``path``: one file, or several (their json is a list)."""
-    env = dict(os.environ)
+    stderr). ``path``: one file, or several (their json is a list). ``home``: the user's home
+    folder for the run (``HOME``)."""
+    env = dict(os.environ, **({"HOME": str(home)} if home is not None else {}))
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), *filter(None, [env.get("PYTHONPATH")])])
     paths = [str(p) for p in path] if isinstance(path, (list, tuple)) else [str(path)]
     completed = subprocess.run([sys.executable, "-m", "ganlint", "profile", *paths, *args], cwd=cwd,
@@ -118,3 +121,63 @@ class Batches:
             assert isinstance(payload, list), stderr[-3000:]
             self.runs[group] = Batch(code, {entry["file"]: entry for entry in payload}, folder, stderr)
         return self.runs[group]
+
+
+@dataclass
+class ScriptRun:
+    """The run of the registered scripts (`ScriptBatch`)."""
+
+    code: int
+    reports: dict[str, dict]  # by script name
+    folder: Path  # home/, run/ (the logdir) and a project folder per script, NAME/NAME.py
+    stderr: str
+
+    def script(self, name: str) -> Path:
+        return self.folder / name / f"{name}.py"
+
+    def report(self, name: str) -> dict:
+        return self.reports[name]
+
+
+class ScriptBatch:
+    """Small scripts written for the tests of what a run does with a script (how it finds the
+    models, what the script may not do to the run or to the user's files), all profiled in one
+    `ganlint profile`, with TensorFlow imported once, as a user profiles several files.
+
+    A test module registers its scripts as it is collected (`add`, which returns the test's
+    parameter); a test's id names the batch (``batch-scripts:NAME``), which keeps the batch's
+    tests on one pytest worker (tests/conftest.py). Each script lives in a project folder of its
+    own, and the run's ``HOME`` is an empty folder, so that a test can check that nothing was
+    written outside the logdir."""
+
+    GROUP = "batch-scripts"
+    ARGS = ("--steps", "5", "--load-timeout", "4")
+
+    def __init__(self) -> None:
+        self.scripts: dict[str, tuple[str, dict[str, str]]] = {}
+        self._run: ScriptRun | None = None
+
+    def add(self, name: str, text: str, beside: dict[str, str] | None = None) -> Any:
+        """Register script NAME; ``beside``: files written next to it (name -> text)."""
+        self.scripts[name] = (text, beside or {})
+        return pytest.param(name, id=f"{self.GROUP}:{name}")
+
+    def run(self, folder: Path) -> ScriptRun:
+        if self._run is None:
+            (folder / "home").mkdir()
+            paths = []
+            for name, (text, beside) in self.scripts.items():
+                (folder / name).mkdir()
+                for other, content in beside.items():
+                    (folder / name / other).write_text(content)
+                paths.append(folder / name / f"{name}.py")
+                paths[-1].write_text(text)
+            code, payload, _, stderr = run_profile(paths, *self.ARGS, "--format", "json", "--logdir",
+                                                   str(folder / "run"), cwd=folder, home=folder / "home",
+                                                   timeout=600)
+            assert isinstance(payload, list), stderr[-3000:]
+            self._run = ScriptRun(code, {Path(entry["file"]).stem: entry for entry in payload}, folder, stderr)
+        return self._run
+
+
+SCRIPTS = ScriptBatch()

@@ -4,15 +4,12 @@ start, and write nothing outside its logdir."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from runtime_helpers import ROOT, run_profile
+from runtime_helpers import SCRIPTS, ScriptRun, run_profile
 
 pytestmark = pytest.mark.tf
 pytest.importorskip("tensorflow")
@@ -42,32 +39,57 @@ def _profile(script: Path, tmp_path: Path, *args: str, env: dict | None = None) 
     return code, payload, stderr
 
 
-def test_forged_results_and_protocol_lines_are_only_output(tmp_path: Path):
-    forged = {"ok": True, "verdicts": [{"code": "GAN101", "verdict": "confirmed", "reason": "forged"}]}
-    script = _script(tmp_path, GAN + f'''
+FORGED = {"ok": True, "verdicts": [{"code": "GAN101", "verdict": "confirmed", "reason": "forged"}]}
+# The scripts of the tests below run together (`SCRIPTS`): several files of one run, each
+# in a project folder of its own, with an empty HOME.
+FORGER = GAN + f'''
 import json, sys
 for name in ("result.json", "config.json"):
-    open(name, "w").write({json.dumps(json.dumps(forged))})
+    open(name, "w").write({json.dumps(json.dumps(FORGED))})
 print("PROGRESS 1 2")
 print('{{"type": "result", "report": {{"file": "x", "ok": true, "verdicts": []}}}}')
 sys.stdout.flush()
-''')
-    code, payload, stderr = _profile(script, tmp_path)
-    assert not payload.get("error"), stderr[-2000:]
-    assert payload["steps_run"] == 5 and payload["file"] == str(script)
+'''
+EMPTIER = "import os, shutil\nfor entry in os.listdir('.'):\n    shutil.rmtree(entry) if os.path.isdir(entry) and " \
+          "not os.path.islink(entry) else os.remove(entry)\n" + GAN
+LITTERER = GAN + '''
+import os
+open(os.path.join(os.path.dirname(__file__), "beside_the_script.txt"), "w").write("x")
+os.makedirs("samples", exist_ok=True)
+open("samples/epoch_0.txt", "w").write("x")
+'''
+
+
+@pytest.mark.parametrize("name", [SCRIPTS.add("forger", FORGER)])
+def test_forged_results_and_protocol_lines_are_only_output(name: str, script_batch: ScriptRun):
+    payload = script_batch.report(name)
+    assert not payload.get("error"), script_batch.stderr[-2000:]
+    assert payload["steps_run"] == 5 and payload["file"] == str(script_batch.script(name))
     assert all(v["reason"] != "forged" for v in payload["verdicts"])
-    assert code == 0
+    assert not any(v["verdict"] == "confirmed" for v in payload["verdicts"])
 
 
-def test_a_script_that_empties_its_working_folder_does_not_break_the_run(tmp_path: Path):
-    script = _script(tmp_path, "import os, shutil\nfor entry in os.listdir('.'):\n"
-                               "    shutil.rmtree(entry) if os.path.isdir(entry) and not os.path.islink(entry) "
-                               "else os.remove(entry)\n" + GAN)
-    (script.parent / "data.txt").write_text("keep me")
-    code, payload, stderr = _profile(script, tmp_path)
-    assert not payload.get("error") and payload["steps_run"] == 5, stderr[-2000:]
+@pytest.mark.parametrize("name", [SCRIPTS.add("emptier", EMPTIER, beside={"data.txt": "keep me"})])
+def test_a_script_that_empties_its_working_folder_does_not_break_the_run(name: str, script_batch: ScriptRun):
+    payload = script_batch.report(name)
+    assert not payload.get("error") and payload["steps_run"] == 5, script_batch.stderr[-2000:]
+    script = script_batch.script(name)
     assert (script.parent / "data.txt").read_text() == "keep me"  # only its link was removed
     assert script.exists()
+
+
+@pytest.mark.parametrize("name", [SCRIPTS.add("litterer", LITTERER)])
+def test_nothing_is_written_outside_the_logdir(name: str, script_batch: ScriptRun):
+    payload = script_batch.report(name)
+    assert not payload.get("error"), script_batch.stderr[-2000:]
+    assert sorted(payload["workspace_files"]) == ["beside_the_script.txt", "samples/epoch_0.txt"]
+    # and no script of the run wrote beside itself, in the home folder (no ~/.keras/keras.json), or
+    # anywhere else outside the logdir
+    folder = script_batch.folder
+    assert list((folder / "home").iterdir()) == []
+    assert sorted(p.name for p in folder.iterdir()) == sorted(["home", "run", *SCRIPTS.scripts])
+    for other, (_, beside) in SCRIPTS.scripts.items():
+        assert sorted(p.name for p in (folder / other).iterdir()) == sorted([f"{other}.py", *beside])
 
 
 OUTLIVER = GAN + '''
@@ -128,27 +150,6 @@ def test_the_same_attacks_on_workers_forked_for_several_files(tmp_path: Path):
     assert not _outlived(tmp_path / "run" / "outliver")
     assert (tmp_path / "run" / "flood" / "ganlint-worker.log").stat().st_size <= 64 * 1024 + 4096
     assert sorted(p.name for p in tmp_path.iterdir()) == ["project", "run"]
-
-
-def test_nothing_is_written_outside_the_logdir(tmp_path: Path):
-    home = tmp_path / "home"
-    home.mkdir()
-    script = _script(tmp_path, GAN + '''
-import os
-open(os.path.join(os.path.dirname(__file__), "beside_the_script.txt"), "w").write("x")
-os.makedirs("samples", exist_ok=True)
-open("samples/epoch_0.txt", "w").write("x")
-''')
-    env = dict(os.environ, HOME=str(home), PYTHONPATH=str(ROOT))
-    completed = subprocess.run([sys.executable, "-m", "ganlint", "profile", str(script), "--steps", "3",
-                                "--format", "json", "--logdir", str(tmp_path / "run")], cwd=tmp_path, env=env,
-                               capture_output=True, text=True, timeout=240)
-    payload = json.loads(completed.stdout)
-    assert not payload.get("error"), completed.stderr[-2000:]
-    assert sorted(p.name for p in script.parent.iterdir()) == ["attack.py"]
-    assert list(home.iterdir()) == []  # no ~/.keras/keras.json
-    assert sorted(payload["workspace_files"]) == ["beside_the_script.txt", "samples/epoch_0.txt"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["home", "project", "run"]
 
 
 @pytest.mark.parametrize("kind", ["corrupt", "strings", "nan", "constant"])

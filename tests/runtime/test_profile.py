@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from runtime_helpers import (PROFILE_FIXTURES, ROOT, SEEDS, Batch, Batches, expected_static, expected_verdicts,
-                             fixture_table, profile_fixtures, run_profile)
+from runtime_helpers import (PROFILE_FIXTURES, ROOT, SCRIPTS, SEEDS, Batch, Batches, ScriptRun, expected_static,
+                             expected_verdicts, fixture_table, profile_fixtures, run_profile)
 
 from ganlint.runtime.checks import CHECKS
 
@@ -72,11 +72,6 @@ def _check(payload: dict, code: int | None, expected: dict[str, str], logdir: Pa
         assert code == (1 if confirmed else 0)
 
 
-@pytest.fixture(scope="session")
-def batches(tmp_path_factory) -> Batches:
-    return Batches(lambda group: tmp_path_factory.mktemp(group))
-
-
 def _grouped(paths: list[Path], prefix: str, groups: int) -> tuple[dict[str, list[Path]], list]:
     """Deal ``paths``, largest first, into ``groups`` batches of about equal work; return the
     batches and the test parameters. A test's id names its batch (``batch-NAME:file``), which
@@ -97,7 +92,7 @@ def _batch_report(batch: Batch, path: Path) -> dict:
     return report
 
 
-FIXTURE_BATCHES, FIXTURE_PARAMS = _grouped(profile_fixtures(), "fixtures", 5)
+FIXTURE_BATCHES, FIXTURE_PARAMS = _grouped(profile_fixtures(), "fixtures", 4)
 
 
 @pytest.mark.parametrize(("path", "group"), FIXTURE_PARAMS)
@@ -176,20 +171,6 @@ def _event_files_read_back(logdir: Path, steps: int) -> None:
 MORE_CHECKS = {"gan202_zeros_times_constant.py": _event_files_read_back}
 
 
-def test_time_limit_keeps_what_was_measured(tmp_path: Path):
-    code, payload, _, stderr = run_profile(PROFILE_FIXTURES / "gan101_sigmoid_hidden.py", "--steps", "1000000",
-                                           "--timeout", "18", "--format", "json", "--logdir",
-                                           str(tmp_path / "run"), cwd=tmp_path)
-    assert payload is not None and not payload.get("error"), stderr[-3000:]
-    assert payload["stopped"].startswith("time limit") and payload["partial"]
-    assert 0 < payload["steps_run"] < 1000000
-    verdict = next(v for v in payload["verdicts"] if v["code"] == "GAN101")
-    assert verdict["verdict"] == "confirmed" and verdict["partial"]
-    # training stops in time for the verdicts: the worker itself ends the run, well before the
-    # parent's hard limit (timeout + grace)
-    assert payload["total_seconds"] < 18 + 10
-
-
 STUBBORN = '''
 import tensorflow as tf
 from tensorflow import keras
@@ -223,22 +204,29 @@ def train_step(real):
 '''
 
 
-def test_a_run_killed_at_the_hard_limit_still_reports_what_it_measured_and_the_next_file_runs(tmp_path: Path):
-    # two files: the first one's worker (forked, with TensorFlow imported once) is killed; the
-    # second still runs in a worker of its own
+def test_time_limits_a_run_stopped_by_its_worker_and_a_run_killed_by_the_parent_both_report(tmp_path: Path):
+    # two files with a time limit of 12 s each: the first one's worker (forked, with TensorFlow
+    # imported once) hangs in its second step and is killed at the hard limit; the second trains
+    # until its own time limit, and its worker stops in time for the verdicts
     script = _write(tmp_path / "stubborn.py", STUBBORN)
-    code, payload, stdout, stderr = run_profile([script, PROFILE_FIXTURES / "gan101_relu_hidden.py"], "--steps",
-                                                "100", "--timeout", "20", "--format", "json", "--logdir",
-                                                str(tmp_path / "run"), cwd=tmp_path)
-    stubborn, after = payload
+    code, payload, _, stderr = run_profile([script, PROFILE_FIXTURES / "gan101_sigmoid_hidden.py"], "--steps",
+                                           "1000000", "--timeout", "12", "--format", "json", "--logdir",
+                                           str(tmp_path / "run"), cwd=tmp_path)
+    stubborn, timed = payload
     assert not stubborn.get("error"), stderr[-3000:]
-    # the worker hung in the script's second step: the parent ended it and kept its last partial report
+    # the parent ended the hung worker and kept its last partial report
     assert stubborn["partial"] and stubborn["steps_run"] == 1
     assert "time limit before the run finished" in stubborn["stopped"]
     assert {v["name"] for v in stubborn["verdicts"]} >= {"none-gradient", "non-finite"}
-    assert stubborn["total_seconds"] < 20 + 10 + 10  # the time limit, the grace, TF's import
-    assert not after.get("error") and after["steps_run"] == 100 and not after["partial"]
-    assert code == 0  # nothing confirmed, nothing failed
+    assert stubborn["total_seconds"] < 12 + 6 + 12  # the time limit, the grace (half of it), TF's import
+    # the next file still runs, and what it measured until its time limit is judged
+    assert not timed.get("error"), stderr[-3000:]
+    assert timed["stopped"].startswith("time limit") and timed["partial"]
+    assert 0 < timed["steps_run"] < 1000000
+    verdict = next(v for v in timed["verdicts"] if v["code"] == "GAN101")
+    assert verdict["verdict"] == "confirmed" and verdict["partial"]
+    assert timed["total_seconds"] < 12 + 5  # the worker ended the run itself, before the hard limit (+6 s)
+    assert code == 1  # GAN101 confirmed, nothing failed
 
 
 def test_ctrl_c_ends_the_run_reports_what_was_measured_and_profiles_no_further_file(tmp_path: Path):
@@ -288,51 +276,58 @@ def make_discriminator():
 '''
 
 
-def test_script_that_never_reaches_a_training_call_is_stopped_by_the_load_time_limit(tmp_path: Path):
-    script = _write(tmp_path / "spin.py", MODELS + "generator = make_generator()\ndiscriminator = make_discriminator()\n"
-                    "import time\nwhile True:\n    time.sleep(0.1)\n")
-    code, payload, _, stderr = run_profile(script, "--steps", "5", "--load-timeout", "2", "--format", "json",
-                                           "--logdir", str(tmp_path / "run"), cwd=tmp_path)
-    assert payload is not None and not payload.get("error"), stderr[-3000:]
+# How a run finds the models: the scripts of these tests are profiled together (`SCRIPTS`).
+SPIN = MODELS + "generator = make_generator()\ndiscriminator = make_discriminator()\nimport time\nwhile True:\n" \
+                "    time.sleep(0.1)\n"
+CRASH = "import numpy as np\nreal = np.load('missing.npy')\n" + MODELS + \
+        "generator = make_generator()\ndiscriminator = make_discriminator()\n"
+CONVENTION = MODELS + "\ndef ganlint_models():\n    return {'generator': make_generator(), 'discriminator': " \
+                      "make_discriminator()}\n\nraise SystemExit('never run')\n"
+NOTHING = "import tensorflow as tf\nx = tf.constant(1)\n"
+
+
+@pytest.mark.parametrize("name", [SCRIPTS.add("spin", SPIN)])
+def test_script_that_never_reaches_a_training_call_is_stopped_by_the_load_time_limit(name: str,
+                                                                                      script_batch: ScriptRun):
+    payload = script_batch.report(name)  # run with --load-timeout 4
+    assert not payload.get("error"), script_batch.stderr[-3000:]
     assert "without training" in payload["loaded_by"]  # the models defined before the loop were kept
     assert payload["mode"].startswith("a standard") and payload["steps_run"] == 5
 
 
-def test_script_that_crashes_before_its_models_falls_back_to_the_static_slice(tmp_path: Path):
-    script = _write(tmp_path / "crash.py", "import numpy as np\nreal = np.load('missing.npy')\n" + MODELS
-                    + "generator = make_generator()\ndiscriminator = make_discriminator()\n")
-    code, payload, _, stderr = run_profile(script, "--steps", "5", "--format", "json",
-                                           "--logdir", str(tmp_path / "run"), cwd=tmp_path)
-    assert payload is not None and not payload.get("error"), stderr[-3000:]
+@pytest.mark.parametrize("name", [SCRIPTS.add("crash", CRASH)])
+def test_script_that_crashes_before_its_models_falls_back_to_the_static_slice(name: str, script_batch: ScriptRun):
+    payload = script_batch.report(name)
+    assert not payload.get("error"), script_batch.stderr[-3000:]
     assert payload["loaded_by"].startswith("a static slice")
     assert any("FileNotFoundError" in t for t in payload["tried"])
     assert payload["steps_run"] == 5
 
 
-def test_convention_and_mod_fn_options(tmp_path: Path):
-    convention = _write(tmp_path / "conv.py", MODELS + "\ndef ganlint_models():\n    return {'generator': "
-                        "make_generator(), 'discriminator': make_discriminator()}\n\nraise SystemExit('never run')\n")
-    code, payload, _, stderr = run_profile(convention, "--steps", "4", "--format", "json", "--logdir",
-                                           str(tmp_path / "a"), cwd=tmp_path)
-    assert payload is not None and not payload.get("error"), stderr[-3000:]
-    assert payload["loaded_by"] == "ganlint_models() convention" and payload["steps_run"] == 4
+@pytest.mark.parametrize("name", [SCRIPTS.add("convention", CONVENTION)])
+def test_ganlint_models_convention(name: str, script_batch: ScriptRun):
+    payload = script_batch.report(name)
+    assert not payload.get("error"), script_batch.stderr[-3000:]
+    assert payload["loaded_by"] == "ganlint_models() convention" and payload["steps_run"] == 5
+
+
+def test_generator_and_discriminator_options(tmp_path: Path):
     _write(tmp_path / "nets.py", MODELS)
     script = _write(tmp_path / "main.py", "import nets\nraise SystemExit('never run')\n")
     code, payload, _, stderr = run_profile(script, "--generator", "nets:make_generator", "--discriminator",
                                            "nets:make_discriminator", "--steps", "4", "--format", "json",
                                            "--logdir", str(tmp_path / "b"), cwd=tmp_path)
     assert payload is not None and not payload.get("error"), stderr[-3000:]
-    assert payload["steps_run"] == 4
+    assert payload["loaded_by"].startswith("--generator") and payload["steps_run"] == 4
 
 
-def test_nothing_found_says_what_was_tried(tmp_path: Path):
-    script = _write(tmp_path / "empty.py", "import tensorflow as tf\nx = tf.constant(1)\n")
-    code, payload, _, stderr = run_profile(script, "--format", "json", "--logdir", str(tmp_path / "run"),
-                                           cwd=tmp_path)
-    assert code == 2
-    line = stderr.strip().splitlines()[-1]
-    assert line.startswith("ganlint profile: error: no generator and discriminator found")
-    assert "running the script" in line and "static slice" in line and "ganlint_models()" in line
+@pytest.mark.parametrize("name", [SCRIPTS.add("nothing", NOTHING)])
+def test_nothing_found_says_what_was_tried(name: str, script_batch: ScriptRun):
+    error = script_batch.report(name)["error"]
+    assert error.startswith("no generator and discriminator found")
+    assert "running the script" in error and "static slice" in error and "ganlint_models()" in error
+    assert f"ganlint profile: error: {error}" in script_batch.stderr.splitlines()  # one line, on stderr
+    assert script_batch.code == 2  # a file failed
 
 
 def test_data_option_trains_on_the_samples_and_refuses_the_wrong_shape(tmp_path: Path):
