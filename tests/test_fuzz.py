@@ -81,8 +81,13 @@ def assert_clean(result, text: str | None = None) -> None:
 # -- generated programs ------------------------------------------------------------------------------
 
 
+# Python's grammar is built when a test first draws a program, not as the tests are collected (two
+# seconds of CPU in every pytest worker)
+PROGRAMS = st.deferred(hypothesmith.from_grammar)
+
+
 @fuzz_settings(EXAMPLES)
-@given(hypothesmith.from_grammar())
+@given(PROGRAMS)
 def test_generated_programs_give_findings_or_a_diagnostic(code):
     text = code + "\n# keras\n"  # the prefilter parses only files that mention Keras
     result = api.check_source(text, "fuzz.py", Linter(), options=PLAIN)
@@ -196,7 +201,7 @@ def test_mutants_lint_cleanly_and_fixes_converge_in_one_pass(mutant):
 
 
 @fuzz_settings(BATCHES)
-@given(st.lists(st.one_of(hypothesmith.from_grammar().map(lambda code: (code + "\n# keras\n", "utf-8")),
+@given(st.lists(st.one_of(PROGRAMS.map(lambda code: (code + "\n# keras\n", "utf-8")),
                           mutants()), min_size=8, max_size=16))
 def test_jobs_and_cache_agree(monkeypatch_module, batch):
     monkeypatch_module.setattr(runner, "PARALLEL_MIN_BYTES", 0)  # worker processes even for small batches
