@@ -21,7 +21,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
 from expectations import ROOT
 
 Cli = Callable[..., subprocess.CompletedProcess]
