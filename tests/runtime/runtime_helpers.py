@@ -6,14 +6,14 @@ import ast
 import json
 import os
 import re
-import subprocess
-import sys
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_server import CliServer
 
 ROOT = Path(__file__).resolve().parents[2]
 PROFILE_FIXTURES = ROOT / "fixtures" / "profile"
@@ -54,18 +54,28 @@ def expected_static(path: Path) -> set[tuple[int, str, str]]:
 
 def run_profile(path: Path | str | Sequence[Path], *args: str, cwd: Path, timeout: float = 240,
                 home: Path | None = None) -> tuple[int, Any, str, str]:
-    """Run `ganlint profile` as a user would (a fresh process); return (code, json or None, stdout,
-    stderr). ``path``: one file, or several (their json is a list). ``home``: the user's home
-    folder for the run (``HOME``)."""
+    """Run `ganlint profile` as a user would, in a process of its own; return (code, json or None,
+    stdout, stderr). ``path``: one file, or several (their json is a list). ``home``: the user's
+    home folder for the run (``HOME``).
+
+    The process is forked from one that has imported TensorFlow (tests/cli_server.py): a run of
+    several files, which imports TensorFlow in its own process before it forks their workers
+    (`ganlint.runtime.forked`), finds it imported. A single file's worker starts afresh, as it
+    always does. (The Ctrl-C test starts a fresh interpreter, import and all.)"""
     env = dict(os.environ, **({"HOME": str(home)} if home is not None else {}))
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), *filter(None, [env.get("PYTHONPATH")])])
     paths = [str(p) for p in path] if isinstance(path, (list, tuple)) else [str(path)]
-    completed = subprocess.run([sys.executable, "-m", "ganlint", "profile", *paths, *args], cwd=cwd,
-                               capture_output=True, text=True, timeout=timeout, env=env)
+    completed = _PROFILE_SERVER.run(["profile", *paths, *args], cwd, None, env, timeout)
     payload = None
     if "--format" in args and args[args.index("--format") + 1] == "json" and completed.stdout.strip():
         payload = json.loads(completed.stdout)
     return completed.returncode, payload, completed.stdout, completed.stderr
+
+
+# Keras writes its keras.json where KERAS_HOME says as it is imported: a folder of the server's own.
+_PROFILE_SERVER = CliServer(preload=("tensorflow", "keras"),
+                            start_env=lambda: {"KERAS_HOME": tempfile.mkdtemp(prefix="ganlint-test-keras-"),
+                                               "TF_CPP_MIN_LOG_LEVEL": "2"})
 
 
 def fixture_table() -> str:
