@@ -53,6 +53,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 BATCH_ID = re.compile(r"\[(batch-[^:\]]+):")
+# Test modules that import TensorFlow in the pytest process: their tests go to one worker, so that
+# one worker pays the import (4-6 s of CPU), not each.
+TENSORFLOW_IN_PROCESS = {"tests/runtime/test_sink.py"}
 
 
 @pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist: unknown to pytest without it
@@ -68,6 +71,9 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log):  # type: ignore[no-
     class BatchScheduling(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
             match = BATCH_ID.search(nodeid)
-            return match.group(1) if match else nodeid
+            if match:
+                return match.group(1)
+            module = nodeid.split("::", 1)[0]
+            return module if module in TENSORFLOW_IN_PROCESS else nodeid
 
     return BatchScheduling(config, log)

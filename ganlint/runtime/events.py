@@ -1,49 +1,75 @@
-"""Read TensorBoard event files back, without importing TensorFlow when it is not loaded yet.
+"""Read TensorBoard event files back, without TensorFlow.
 
-Registering an empty ``tensorboard.compat.notf`` module makes TensorBoard use its pure-Python
-stub (0.3 s in a fresh process instead of 3-4 s); see research/runtime-notes.md §6.
+An event file is a sequence of records (a little-endian 64-bit length, its checksum, the bytes,
+their checksum), each an `Event` protocol buffer; a summary value holds its tag, its plugin's
+metadata (with the tag's first value only) and a tensor. Reading them with TensorBoard's
+protocol buffers takes a fraction of a second in a fresh process. TensorBoard's own
+`EventAccumulator` needs TensorFlow (3-4 s to import) or its stub, and registering the stub
+(runtime-notes.md §6) is for the whole process: `tf.summary` fails there from then on, even
+once TensorFlow is imported.
 """
 
 from __future__ import annotations
 
-import sys
-import types
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 
-def _accumulator(logdir: str | Path):
-    if "tensorflow" not in sys.modules:
-        sys.modules.setdefault("tensorboard.compat.notf", types.ModuleType("tensorboard.compat.notf"))
-    from tensorboard.backend.event_processing import event_accumulator as ea
+def _records(path: Path) -> Iterator[bytes]:
+    """The records of one event file; a record cut short (a run killed while writing) ends it."""
+    with open(path, "rb") as file:
+        while True:
+            header = file.read(12)
+            if len(header) < 12:
+                return
+            (length,) = struct.unpack("<Q", header[:8])
+            data = file.read(length)
+            if len(data) < length or len(file.read(4)) < 4:
+                return
+            yield data
 
-    acc = ea.EventAccumulator(str(logdir), size_guidance={ea.TENSORS: 0, ea.SCALARS: 0, ea.HISTOGRAMS: 0})
-    acc.Reload()
-    return acc
+
+@dataclass
+class TensorEvent:
+    step: int
+    tensor_proto: Any
 
 
 class Events:
-    """Every tensor-valued summary under one run folder: ``series(tag)``, ``histograms(tag)``."""
+    """Every tensor-valued summary in the event files of one run folder (not its subfolders):
+    ``series(tag)``, ``histograms(tag)``."""
 
     def __init__(self, logdir: str | Path) -> None:
+        from tensorboard.compat.proto import event_pb2
         from tensorboard.util import tensor_util
 
-        self._acc = _accumulator(logdir)
         self._to_array = tensor_util.make_ndarray
-        self.tags: list[str] = sorted(self._acc.Tags().get("tensors", []))
-        self._meta = {}
-        for tag in self.tags:
-            try:
-                self._meta[tag] = self._acc.SummaryMetadata(tag).plugin_data.plugin_name
-            except (KeyError, AttributeError):
-                self._meta[tag] = ""
+        self._events: dict[str, list[TensorEvent]] = {}
+        self._meta: dict[str, str] = {}
+        for path in sorted(Path(logdir).glob("*tfevents*")):
+            if not path.is_file():
+                continue
+            for record in _records(path):
+                event = event_pb2.Event.FromString(record)
+                if not event.HasField("summary"):
+                    continue
+                for value in event.summary.value:
+                    if value.HasField("metadata") and value.tag not in self._meta:
+                        self._meta[value.tag] = value.metadata.plugin_data.plugin_name
+                    if value.HasField("tensor"):
+                        self._events.setdefault(value.tag, []).append(TensorEvent(event.step, value.tensor))
+        self.tags: list[str] = sorted(self._events)
 
     def plugin(self, tag: str) -> str:
         return self._meta.get(tag, "")
 
-    def events(self, tag: str) -> list:
-        return list(self._acc.Tensors(tag)) if tag in self.tags else []
+    def events(self, tag: str) -> list[TensorEvent]:
+        return list(self._events.get(tag, []))
 
     def series(self, tag: str) -> tuple[np.ndarray, np.ndarray]:
         """(steps, values) of a scalar tag, in step order; empty arrays when absent."""

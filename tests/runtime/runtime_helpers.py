@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import importlib.util
 import json
 import os
 import re
@@ -18,6 +19,10 @@ from cli_server import CliServer
 ROOT = Path(__file__).resolve().parents[2]
 PROFILE_FIXTURES = ROOT / "fixtures" / "profile"
 SEEDS = ROOT / "fixtures" / "seeds"
+# Found without importing it: the tests that run `ganlint profile` need TensorFlow installed, not
+# imported in the pytest process (4-6 s of CPU in every pytest worker)
+NEEDS_TENSORFLOW = pytest.mark.skipif(importlib.util.find_spec("tensorflow") is None,
+                                      reason="TensorFlow is not installed")
 _MARKER = re.compile(r"#\s*(error|warning|info):\s*(GAN\d{3}(?:\s*,\s*GAN\d{3})*)")
 
 

@@ -9,10 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from runtime_helpers import SCRIPTS, ScriptRun, run_profile
+from runtime_helpers import NEEDS_TENSORFLOW, SCRIPTS, ScriptRun, run_profile
 
-pytestmark = pytest.mark.tf
-pytest.importorskip("tensorflow")
+pytestmark = [pytest.mark.tf, NEEDS_TENSORFLOW]
 
 GAN = '''
 import tensorflow as tf

@@ -14,13 +14,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from runtime_helpers import (PROFILE_FIXTURES, ROOT, SCRIPTS, SEEDS, Batch, Batches, ScriptRun, expected_static,
-                             expected_verdicts, fixture_table, profile_fixtures, run_profile)
+from runtime_helpers import (NEEDS_TENSORFLOW, PROFILE_FIXTURES, ROOT, SCRIPTS, SEEDS, Batch, Batches, ScriptRun,
+                             expected_static, expected_verdicts, fixture_table, profile_fixtures, run_profile)
 
 from ganlint.runtime.checks import CHECKS
 
-pytestmark = pytest.mark.tf
-pytest.importorskip("tensorflow")
+pytestmark = [pytest.mark.tf, NEEDS_TENSORFLOW]
 
 STEPS = "30"  # >= 20 for the gradient-spike verdict, >= 10 for attenuation medians
 PROFILED = {code for code in CHECKS if code.startswith("GAN")}  # each finding of these needs an expected verdict

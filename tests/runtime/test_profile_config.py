@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from runtime_helpers import NEEDS_TENSORFLOW
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURE = ROOT / "fixtures" / "profile" / "gan202_zeros_times_constant.py"
@@ -31,8 +32,8 @@ def test_unknown_profile_key_is_a_one_line_error(tmp_path):
 
 
 @pytest.mark.tf
+@NEEDS_TENSORFLOW
 def test_profile_defaults_come_from_pyproject_and_a_reused_logdir_reports_only_this_run(tmp_path):
-    pytest.importorskip("tensorflow")
     shutil.copy(FIXTURE, tmp_path)
     (tmp_path / "pyproject.toml").write_text('[tool.ganlint.profile]\nsteps = 24\nlogdir = "tb"\n')
     completed = _profile(tmp_path, "--format", "json")

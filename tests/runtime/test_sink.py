@@ -7,15 +7,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from runtime_helpers import NEEDS_TENSORFLOW
 
-pytestmark = pytest.mark.tf
-# Imported as the tests are collected, in every pytest worker, before any test reads event files
-# back: `Events` makes TensorBoard use its TensorFlow-free stub in a process without TensorFlow,
-# and `tf.summary` fails in that process from then on.
-tf = pytest.importorskip("tensorflow")
+pytestmark = [pytest.mark.tf, NEEDS_TENSORFLOW]
 
 
-def test_fast_histogram_reads_back_like_tf_summary_histogram(tmp_path: Path):
+@pytest.fixture(scope="module")
+def tf():  # imported when these tests run, in the one pytest worker that runs them (tests/conftest.py)
+    import tensorflow
+
+    return tensorflow
+
+
+def test_fast_histogram_reads_back_like_tf_summary_histogram(tmp_path: Path, tf):
     from ganlint.runtime.events import Events
     from ganlint.runtime.hooks import BINS, fast_histogram
     from ganlint.runtime.recorder import Recorder
@@ -40,9 +44,17 @@ def test_fast_histogram_reads_back_like_tf_summary_histogram(tmp_path: Path):
     assert fast[:, 2].sum() == builtin[:, 2].sum() == values.size
     assert fast[0, 0] == pytest.approx(np.nanmin(values)) and fast[-1, 1] == pytest.approx(np.nanmax(values))
     assert events.plugin("value") == "scalars" and events.values("value").tolist() == [2.5]
+    # and TensorBoard's own reader sees the same tags, plugins and values
+    from tensorboard.backend.event_processing import event_accumulator
+
+    accumulator = event_accumulator.EventAccumulator(str(tmp_path), size_guidance={event_accumulator.TENSORS: 0})
+    accumulator.Reload()
+    assert sorted(accumulator.Tags()["tensors"]) == events.tags == ["fast", "value"]
+    assert accumulator.SummaryMetadata("fast").plugin_data.plugin_name == "histograms"
+    assert np.array_equal(tf.make_ndarray(accumulator.Tensors("fast")[0].tensor_proto), fast)
 
 
-def test_every_step_handed_to_the_sink_thread_is_read_back_with_its_plugin(tmp_path: Path):
+def test_every_step_handed_to_the_sink_thread_is_read_back_with_its_plugin(tmp_path: Path, tf):
     from ganlint.runtime.events import Events
     from ganlint.runtime.recorder import Recorder
     from ganlint.runtime.sink import TensorBoardSink
@@ -63,7 +75,7 @@ def test_every_step_handed_to_the_sink_thread_is_read_back_with_its_plugin(tmp_p
     assert events.values("evidence").tolist() == [0.5, 0.25]
 
 
-def test_hooks_record_one_value_per_step_in_graph_mode_and_come_off_cleanly(tmp_path: Path):
+def test_hooks_record_one_value_per_step_in_graph_mode_and_come_off_cleanly(tmp_path: Path, tf):
     import keras
 
     from ganlint.runtime.checks import Capture
@@ -114,7 +126,7 @@ def test_hooks_record_one_value_per_step_in_graph_mode_and_come_off_cleanly(tmp_
     assert after == before and namespace["bce"] is before[2] and "__call__" not in vars(keras.Model)
 
 
-def test_a_large_tensor_is_histogrammed_from_an_even_sample_with_its_full_count():
+def test_a_large_tensor_is_histogrammed_from_an_even_sample_with_its_full_count(tf):
     from ganlint.runtime.hooks import fast_histogram
     from ganlint.runtime.hooks.core import HISTOGRAM_SAMPLE
 
