@@ -4,12 +4,15 @@ start, and write nothing outside its logdir."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from runtime_helpers import NEEDS_TENSORFLOW, SCRIPTS, ScriptRun, run_profile
+from runtime_helpers import NEEDS_TENSORFLOW, ROOT, SCRIPTS, ScriptRun, run_profile
 
 pytestmark = [pytest.mark.tf, NEEDS_TENSORFLOW]
 
@@ -120,10 +123,28 @@ def test_threads_and_processes_the_script_starts_do_not_outlive_the_run(tmp_path
     assert not _outlived(tmp_path / "run")
 
 
-def test_a_script_that_swallows_the_load_time_limit_is_stopped_by_the_parent(tmp_path: Path):
-    code, payload, stderr = _profile(_script(tmp_path, SWALLOWER), tmp_path, "--load-timeout", "3")
-    assert code == 2 and "load time limit" in payload["error"]
-    assert payload["total_seconds"] < 3 + 20 + 15  # the limit, the grace, TF's import
+# The worker's command line, as the script sees it: a worker started afresh is
+# `python -m ganlint.runtime.worker`; a forked one has the command's.
+WORKER_COMMAND = 'open("command.txt", "wb").write(open("/proc/self/cmdline", "rb").read())\n'
+UNFORKED = (  # `ganlint profile` as it runs where there is no fork (macOS, Windows)
+    "import sys; from ganlint.runtime import command; command.FORK_WORKERS = False; "
+    "from ganlint.cli import main; sys.argv[0] = 'ganlint'; main()")
+
+
+def test_several_files_without_forking_start_a_worker_each_and_one_that_swallows_the_load_limit_is_stopped(
+        tmp_path: Path):
+    scripts = [_script(tmp_path, SWALLOWER, "swallower.py"), _script(tmp_path, GAN + WORKER_COMMAND, "plain.py")]
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), *filter(None, [env.get("PYTHONPATH")])])
+    completed = subprocess.run([sys.executable, "-c", UNFORKED, "profile", *map(str, scripts), "--steps", "5",
+                                "--load-timeout", "3", "--format", "json", "--logdir", str(tmp_path / "run")],
+                               cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240)
+    swallower, plain = json.loads(completed.stdout)
+    assert completed.returncode == 2 and "load time limit" in swallower["error"], completed.stderr[-2000:]
+    assert swallower["total_seconds"] < 3 + 20 + 15  # the limit, the grace, TF's import
+    assert not plain.get("error") and plain["steps_run"] == 5, completed.stderr[-2000:]
+    command = (tmp_path / "run" / "plain" / "workspace" / "command.txt").read_bytes().split(b"\0")
+    assert b"ganlint.runtime.worker" in command  # a worker of its own, TensorFlow imported afresh
 
 
 def test_a_flood_of_output_without_newlines_does_not_stall_the_run(tmp_path: Path):
@@ -138,7 +159,7 @@ def test_the_same_attacks_on_workers_forked_for_several_files(tmp_path: Path):
     # TensorFlow imported: the same guarantees hold there, and a worker stopped by the parent does
     # not stop the files after it
     scripts = [_script(tmp_path, text, name) for name, text in
-               (("outliver.py", OUTLIVER), ("swallower.py", SWALLOWER), ("flood.py", FLOOD))]
+               (("outliver.py", OUTLIVER + WORKER_COMMAND), ("swallower.py", SWALLOWER), ("flood.py", FLOOD))]
     code, payload, _, stderr = run_profile(scripts, "--steps", "5", "--load-timeout", "3", "--format", "json",
                                            "--logdir", str(tmp_path / "run"), cwd=tmp_path)
     outliver, swallower, flood = payload
@@ -147,6 +168,8 @@ def test_the_same_attacks_on_workers_forked_for_several_files(tmp_path: Path):
     for report in (outliver, flood):
         assert not report.get("error") and report["steps_run"] == 5, (report.get("error"), stderr[-2000:])
     assert not _outlived(tmp_path / "run" / "outliver")
+    command = (tmp_path / "run" / "outliver" / "workspace" / "command.txt").read_bytes().split(b"\0")
+    assert b"ganlint.runtime.worker" not in command  # forked, with the command's process's command line
     assert (tmp_path / "run" / "flood" / "ganlint-worker.log").stat().st_size <= 64 * 1024 + 4096
     assert sorted(p.name for p in tmp_path.iterdir()) == ["project", "run"]
 
