@@ -57,6 +57,14 @@ def expected_static(path: Path) -> set[tuple[int, str, str]]:
     return found
 
 
+def profile_env(home: Path | None = None) -> dict[str, str]:
+    """The environment of a `ganlint profile` run: the caller's, with this checkout first on the
+    import path (and ``HOME`` set to ``home``)."""
+    env = dict(os.environ, **({"HOME": str(home)} if home is not None else {}))
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), *filter(None, [env.get("PYTHONPATH")])])
+    return env
+
+
 def run_profile(path: Path | str | Sequence[Path], *args: str, cwd: Path, timeout: float = 240,
                 home: Path | None = None) -> tuple[int, Any, str, str]:
     """Run `ganlint profile` as a user would, in a process of its own; return (code, json or None,
@@ -67,8 +75,7 @@ def run_profile(path: Path | str | Sequence[Path], *args: str, cwd: Path, timeou
     several files, which imports TensorFlow in its own process before it forks their workers
     (`ganlint.runtime.forked`), finds it imported. A single file's worker starts afresh, as it
     always does. (The Ctrl-C test starts a fresh interpreter, import and all.)"""
-    env = dict(os.environ, **({"HOME": str(home)} if home is not None else {}))
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), *filter(None, [env.get("PYTHONPATH")])])
+    env = profile_env(home)
     paths = [str(p) for p in path] if isinstance(path, (list, tuple)) else [str(path)]
     completed = _PROFILE_SERVER.run(["profile", *paths, *args], cwd, None, env, timeout)
     payload = None
@@ -119,6 +126,14 @@ class Batch:
         return int(any(v["verdict"] == "confirmed" for r in self.reports.values() for v in r.get("verdicts", [])))
 
 
+def profile_batch(members: Sequence[Path], folder: Path, *args: str, home: Path | None = None) -> Batch:
+    """One `ganlint profile` of ``members`` in ``folder``, its logdir folder/"run"."""
+    code, payload, _, stderr = run_profile(list(members), *args, "--format", "json", "--logdir", str(folder / "run"),
+                                           cwd=folder, timeout=900, home=home)
+    assert isinstance(payload, list), stderr[-3000:]
+    return Batch(code, {entry["file"]: entry for entry in payload}, folder, stderr)
+
+
 class Batches:
     """Runs of several fixtures at once, made on first use and kept for the pytest process: each
     group is one `ganlint profile` (TensorFlow imported once per group, not once per fixture),
@@ -130,28 +145,19 @@ class Batches:
 
     def run(self, group: str, members: Sequence[Path], *args: str) -> Batch:
         if group not in self.runs:
-            folder = self.make_folder(group)
-            code, payload, _, stderr = run_profile(list(members), *args, "--format", "json", "--logdir",
-                                                   str(folder / "run"), cwd=folder, timeout=900)
-            assert isinstance(payload, list), stderr[-3000:]
-            self.runs[group] = Batch(code, {entry["file"]: entry for entry in payload}, folder, stderr)
+            self.runs[group] = profile_batch(members, self.make_folder(group), *args)
         return self.runs[group]
 
 
-@dataclass
-class ScriptRun:
-    """The run of the registered scripts (`ScriptBatch`)."""
-
-    code: int
-    reports: dict[str, dict]  # by script name
-    folder: Path  # home/, run/ (the logdir) and a project folder per script, NAME/NAME.py
-    stderr: str
+class ScriptRun(Batch):
+    """The run of the registered scripts (`ScriptBatch`); its folder holds home/, run/ (the
+    logdir) and a project folder per script, NAME/NAME.py."""
 
     def script(self, name: str) -> Path:
         return self.folder / name / f"{name}.py"
 
     def report(self, name: str) -> dict:
-        return self.reports[name]
+        return self.reports[str(self.script(name))]
 
 
 class ScriptBatch:
@@ -163,14 +169,13 @@ class ScriptBatch:
     parameter); a test's id names the batch (``batch-scripts:NAME``), which keeps the batch's
     tests on one pytest worker (tests/conftest.py). Each script lives in a project folder of its
     own, and the run's ``HOME`` is an empty folder, so that a test can check that nothing was
-    written outside the logdir."""
+    written outside the logdir. The session fixture `script_batch` runs them once."""
 
     GROUP = "batch-scripts"
     ARGS = ("--steps", "5", "--load-timeout", "4")
 
     def __init__(self) -> None:
         self.scripts: dict[str, tuple[str, dict[str, str]]] = {}
-        self._run: ScriptRun | None = None
 
     def add(self, name: str, text: str, beside: dict[str, str] | None = None) -> Any:
         """Register script NAME; ``beside``: files written next to it (name -> text)."""
@@ -178,21 +183,16 @@ class ScriptBatch:
         return pytest.param(name, id=f"{self.GROUP}:{name}")
 
     def run(self, folder: Path) -> ScriptRun:
-        if self._run is None:
-            (folder / "home").mkdir()
-            paths = []
-            for name, (text, beside) in self.scripts.items():
-                (folder / name).mkdir()
-                for other, content in beside.items():
-                    (folder / name / other).write_text(content)
-                paths.append(folder / name / f"{name}.py")
-                paths[-1].write_text(text)
-            code, payload, _, stderr = run_profile(paths, *self.ARGS, "--format", "json", "--logdir",
-                                                   str(folder / "run"), cwd=folder, home=folder / "home",
-                                                   timeout=600)
-            assert isinstance(payload, list), stderr[-3000:]
-            self._run = ScriptRun(code, {Path(entry["file"]).stem: entry for entry in payload}, folder, stderr)
-        return self._run
+        (folder / "home").mkdir()
+        paths = []
+        for name, (text, beside) in self.scripts.items():
+            (folder / name).mkdir()
+            for other, content in beside.items():
+                (folder / name / other).write_text(content)
+            paths.append(folder / name / f"{name}.py")
+            paths[-1].write_text(text)
+        batch = profile_batch(paths, folder, *self.ARGS, home=folder / "home")
+        return ScriptRun(batch.code, batch.reports, batch.folder, batch.stderr)
 
 
 SCRIPTS = ScriptBatch()

@@ -4,7 +4,6 @@ start, and write nothing outside its logdir."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from runtime_helpers import NEEDS_TENSORFLOW, ROOT, SCRIPTS, ScriptRun, run_profile
+from runtime_helpers import NEEDS_TENSORFLOW, SCRIPTS, ScriptRun, profile_env, run_profile
 
 pytestmark = [pytest.mark.tf, NEEDS_TENSORFLOW]
 
@@ -134,11 +133,9 @@ UNFORKED = (  # `ganlint profile` as it runs where there is no fork (macOS, Wind
 def test_several_files_without_forking_start_a_worker_each_and_one_that_swallows_the_load_limit_is_stopped(
         tmp_path: Path):
     scripts = [_script(tmp_path, SWALLOWER, "swallower.py"), _script(tmp_path, GAN + WORKER_COMMAND, "plain.py")]
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), *filter(None, [env.get("PYTHONPATH")])])
     completed = subprocess.run([sys.executable, "-c", UNFORKED, "profile", *map(str, scripts), "--steps", "5",
                                 "--load-timeout", "3", "--format", "json", "--logdir", str(tmp_path / "run")],
-                               cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240)
+                               cwd=tmp_path, env=profile_env(), capture_output=True, text=True, timeout=240)
     swallower, plain = json.loads(completed.stdout)
     assert completed.returncode == 2 and "load time limit" in swallower["error"], completed.stderr[-2000:]
     assert swallower["total_seconds"] < 3 + 20 + 15  # the limit, the grace, TF's import

@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 
 from runtime_helpers import (NEEDS_TENSORFLOW, PROFILE_FIXTURES, ROOT, SCRIPTS, SEEDS, Batch, Batches, ScriptRun,
-                             expected_static, expected_verdicts, fixture_table, profile_fixtures, run_profile)
+                             expected_static, expected_verdicts, fixture_table, profile_env, profile_fixtures,
+                             run_profile)
 
 from ganlint.runtime.checks import CHECKS
 
@@ -120,19 +121,18 @@ ELSEWHERE = [SEEDS / name for name in SEED_VERDICTS] + [ROOT / "fixtures" / name
 ELSEWHERE_BATCHES, ELSEWHERE_PARAMS = _grouped(ELSEWHERE, "elsewhere", 1)
 
 
-def _elsewhere(path: Path, batches: Batches) -> dict:
-    batch = batches.run("batch-elsewhere", ELSEWHERE_BATCHES["batch-elsewhere"], "--steps", STEPS, "--batch-size", "16")
-    return _batch_report(batch, path)
+def _elsewhere(path: Path, group: str, batches: Batches) -> dict:
+    return _batch_report(batches.run(group, ELSEWHERE_BATCHES[group], "--steps", STEPS, "--batch-size", "16"), path)
 
 
 @pytest.mark.parametrize(("path", "group"), [p for p in ELSEWHERE_PARAMS if p.values[0].parent == SEEDS])
 def test_seed_examples(path: Path, group: str, batches: Batches):
-    _check(_elsewhere(path, batches), None, SEED_VERDICTS[path.name])
+    _check(_elsewhere(path, group, batches), None, SEED_VERDICTS[path.name])
 
 
 @pytest.mark.parametrize(("path", "group"), [p for p in ELSEWHERE_PARAMS if p.values[0].parent != SEEDS])
 def test_other_styles(path: Path, group: str, batches: Batches):
-    _check(_elsewhere(path, batches), None, OTHER_VERDICTS[str(path.relative_to(ROOT / "fixtures"))])
+    _check(_elsewhere(path, group, batches), None, OTHER_VERDICTS[str(path.relative_to(ROOT / "fixtures"))])
 
 
 def _event_files_read_back(logdir: Path, steps: int) -> None:
@@ -233,8 +233,7 @@ def test_time_limits_a_run_stopped_by_its_worker_and_a_run_killed_by_the_parent_
 
 
 def test_ctrl_c_ends_the_run_reports_what_was_measured_and_profiles_no_further_file(tmp_path: Path):
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), *filter(None, [env.get("PYTHONPATH")])])
+    env = profile_env()
     process = subprocess.Popen([sys.executable, "-m", "ganlint", "profile",
                                 str(PROFILE_FIXTURES / "gan202_zeros_times_constant.py"),
                                 str(PROFILE_FIXTURES / "gan101_relu_hidden.py"), "--steps", "1000000",

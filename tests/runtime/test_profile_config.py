@@ -3,23 +3,21 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from runtime_helpers import NEEDS_TENSORFLOW
+from runtime_helpers import NEEDS_TENSORFLOW, profile_env
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURE = ROOT / "fixtures" / "profile" / "gan202_zeros_times_constant.py"
 
 
 def _profile(folder: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     return subprocess.run([sys.executable, "-m", "ganlint", "profile", FIXTURE.name, *args], cwd=folder,
-                          capture_output=True, text=True, timeout=300, env=env)
+                          capture_output=True, text=True, timeout=300, env=profile_env())
 
 
 def test_unknown_profile_key_is_a_one_line_error(tmp_path):
